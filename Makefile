@@ -1,0 +1,52 @@
+# Vigil: `make run` starts the whole platform; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP_FLAGS := --quiet --disable-pip-version-check
+PYTEST_ARGS ?=
+
+.PHONY: run test lint check-deploy lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.base-installed: requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) --require-virtualenv -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install $(PIP_FLAGS) --require-virtualenv -r requirements/dev.txt
+	touch $@ $(VENV)/.base-installed
+
+run: export DJANGO_DEBUG ?= true
+run: $(VENV)/.base-installed
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py collectstatic --no-input --verbosity 0
+	$(BIN)/python manage.py seed_demo
+	@echo "Vigil: http://127.0.0.1:8000/admin/  (health: http://127.0.0.1:8000/health/live) — Ctrl-C stops web, worker and beat"
+	exec $(BIN)/honcho start --procfile Procfile
+
+test: $(VENV)/.dev-installed
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	DJANGO_SETTINGS_MODULE=config.settings_test $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Production-like settings: debug off, real-looking secrets, HTTPS on.
+check-deploy: $(VENV)/.base-installed
+	DJANGO_DEBUG=false \
+	DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	FIELD_ENCRYPTION_KEY="$$($(BIN)/python -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')" \
+	AUDIT_SIGNING_KEY="$$($(BIN)/python -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')" \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Re-pin the lock after editing requirements/*.in.
+lock: $(VENV)/.dev-installed
+	cd requirements && ../$(BIN)/pip-compile --quiet --strip-extras --output-file=base.txt base.in
+	cd requirements && ../$(BIN)/pip-compile --quiet --strip-extras --output-file=dev.txt dev.in
+
+clean:
+	rm -rf $(VENV) var

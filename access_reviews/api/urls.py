@@ -1,0 +1,3 @@
+app_name = "access_reviews"
+
+urlpatterns: list = []

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AccessReviewsConfig(AppConfig):
+    name = "access_reviews"
+    verbose_name = "Access reviews"

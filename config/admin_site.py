@@ -1,0 +1,32 @@
+import logging
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from governance.registries import dashboard_panels
+
+logger = logging.getLogger(__name__)
+
+
+class VigilAdminSite(admin.AdminSite):
+    site_header = "Vigil"
+    site_title = "Vigil"
+    index_title = "Dashboard"
+
+    def index(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "panels": self.panels_for(request)}
+        return super().index(request, extra_context)
+
+    def panels_for(self, request) -> list[dict]:
+        panels = []
+        for panel in sorted(dashboard_panels, key=lambda p: (p.order, p.name)):
+            if panel.permission and not request.user.has_perm(panel.permission):
+                continue
+            try:
+                html = panel.render(request)
+            except Exception:  # one broken panel must not take the dashboard down
+                logger.exception("dashboard panel %s failed", panel.name)
+                html = format_html('<p class="vigil-bad">This panel failed to render; see the logs.</p>')
+            if html:
+                panels.append({"name": panel.name, "title": panel.title, "html": html})
+        return panels

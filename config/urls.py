@@ -1,0 +1,50 @@
+from django.conf import settings
+from django.conf.urls.static import static
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from governance.api import errors as api_errors
+
+# Each app owns its paths under /api/v1/ (incidents/, alerts/, backups/, access/, ...).
+api_v1 = [
+    path("", include("alerting.api.urls")),
+    path("", include("incidents.api.urls")),
+    path("", include("runbooks.api.urls")),
+    path("", include("backups.api.urls")),
+    path("", include("access_reviews.api.urls")),
+]
+
+urlpatterns = [
+    path("", include("governance.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+if settings.DEBUG:
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return api_errors.json_not_found(request, exception)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith("/api/"):
+        return api_errors.json_server_error(request)
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+def handler400(request, exception=None):
+    if request.path.startswith("/api/"):
+        return api_errors.json_bad_request(request, exception)
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)

@@ -1,0 +1,70 @@
+"""`Authorization: Bearer <api key>` for the API and the inbound webhooks."""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+
+from .. import audit
+from ..services import api_key_authenticate
+
+
+class ApiKeyPrincipal:
+    """Stands in for request.user on key-authenticated requests: authenticated, never staff."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+
+    def __init__(self, api_key):
+        self.api_key = api_key
+        self.pk = None
+        self.username = f"api-key:{api_key.name}"
+
+    def get_username(self) -> str:
+        return self.username
+
+    def has_perm(self, perm, obj=None) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed(_("Authorization header must be 'Bearer <api key>'."))
+        try:
+            raw = header[1].decode()
+        except UnicodeError as exc:
+            raise exceptions.AuthenticationFailed(_("The API key contains invalid characters.")) from exc
+        api_key = api_key_authenticate(raw_key=raw, ip_address=request.META.get("REMOTE_ADDR"))
+        if api_key is None:
+            raise exceptions.AuthenticationFailed(_("The API key is invalid, expired or revoked."))
+        # From here on, writes in this request are attributed to the key.
+        request._request.vigil_audit_token = audit.set_context(
+            audit.AuditContext(
+                api_key=api_key,
+                request_id=getattr(request._request, "request_id", ""),
+                ip_address=request.META.get("REMOTE_ADDR") or None,
+            )
+        )
+        return ApiKeyPrincipal(api_key), api_key
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "A Vigil API key with the needed scopes."}

@@ -1,0 +1,43 @@
+from django.db import models
+
+
+class ServiceTier(models.IntegerChoices):
+    TIER_1 = 1, "Tier 1 (critical)"
+    TIER_2 = 2, "Tier 2"
+    TIER_3 = 3, "Tier 3"
+
+
+class JobOutcome(models.TextChoices):
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class CheckStatus(models.TextChoices):
+    """Health check outcome, ordered from best to worst."""
+
+    OK = "ok", "OK"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+class Role(models.TextChoices):
+    """The groups of CONTRACTS.md; the value is the group's name."""
+
+    INCIDENT_COMMANDER = "Incident Commander"
+    RESPONDER = "Responder"
+    ACCESS_REVIEWER = "Access Reviewer"
+    COMPLIANCE_MANAGER = "Compliance Manager"
+    AUDITOR = "Auditor"
+    OPS_ADMIN = "Ops Admin"
+
+
+class Scope(models.TextChoices):
+    INCIDENTS_READ = "incidents:read"
+    INCIDENTS_WRITE = "incidents:write"
+    ALERTS_INGEST = "alerts:ingest"
+    BACKUPS_REPORT = "backups:report"
+    BACKUPS_READ = "backups:read"
+    ACCESS_IMPORT = "access:import"
+    ACCESS_READ = "access:read"
+    HEALTH_READ = "health:read"

@@ -1,0 +1,143 @@
+"""Health checks: the kernel's own, and the runner that /health and ops_status share."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from celery import current_app as app
+from django.db import connection
+from django.utils import timezone
+
+from .choices import CheckStatus
+from .registries import HealthCheck, health_checks, status_sources
+from .selectors import job_freshness, jobs_freshness
+
+logger = logging.getLogger(__name__)
+
+_SEVERITY = {CheckStatus.OK: 0, CheckStatus.WARNING: 1, CheckStatus.CRITICAL: 2}
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: CheckStatus
+    detail: str = ""
+    data: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        result = {"name": self.name, "status": str(self.status), "detail": self.detail}
+        if self.data:
+            result["data"] = self.data
+        return result
+
+
+def worst(statuses) -> CheckStatus:
+    return max(statuses, key=lambda s: _SEVERITY[CheckStatus(s)], default=CheckStatus.OK)
+
+
+def exit_code(status: CheckStatus) -> int:
+    return _SEVERITY[CheckStatus(status)]
+
+
+def _guarded(check: HealthCheck) -> list[CheckResult]:
+    started = time.monotonic()
+    try:
+        outcome = check.run()
+    except Exception as exc:  # a failing check is a result, never a 500
+        logger.warning("health check %s raised", check.name, exc_info=True)
+        outcome = CheckResult(check.name, CheckStatus.CRITICAL, f"{type(exc).__name__}: {exc}")
+    results = outcome if isinstance(outcome, list) else [outcome]
+    for result in results:
+        result.data.setdefault("duration_ms", round((time.monotonic() - started) * 1000, 1))
+    return results
+
+
+def run_checks(*, readiness_only: bool = False) -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for check in health_checks:
+        if readiness_only and not check.readiness:
+            continue
+        results.extend(_guarded(check))
+    return results
+
+
+def run_status_sources() -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for source in status_sources:
+        try:
+            results.extend(source.collect())
+        except Exception as exc:
+            logger.warning("status source %s raised", source.name, exc_info=True)
+            results.append(CheckResult(source.name, CheckStatus.CRITICAL, f"{type(exc).__name__}: {exc}"))
+    return results
+
+
+# --- the kernel's checks ------------------------------------------------------------
+
+
+def check_database() -> CheckResult:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return CheckResult("database", CheckStatus.OK, f"{connection.vendor} reachable")
+
+
+def check_broker() -> CheckResult:
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            transport = conn.transport_cls
+    except Exception as exc:
+        return CheckResult("broker", CheckStatus.CRITICAL, f"broker unreachable: {type(exc).__name__}: {exc}")
+    return CheckResult("broker", CheckStatus.OK, f"{transport} reachable")
+
+
+def check_workers() -> CheckResult:
+    try:
+        replies = app.control.ping(timeout=1.0)
+    except Exception as exc:
+        return CheckResult("workers", CheckStatus.CRITICAL, f"cannot ping workers: {type(exc).__name__}: {exc}")
+    if not replies:
+        # The embedded broker cannot broadcast; a recent heartbeat run proves a worker instead.
+        recent = job_freshness(job_name="governance.heartbeat")
+        if recent and recent["last_success_at"] and timezone.now() - recent["last_success_at"] < timedelta(minutes=3):
+            return CheckResult("workers", CheckStatus.OK, "a worker ran the heartbeat job recently")
+        return CheckResult("workers", CheckStatus.CRITICAL, "no Celery worker answered a ping")
+    names = sorted(name for reply in replies for name in reply)
+    return CheckResult("workers", CheckStatus.OK, f"{len(names)} worker(s): {', '.join(names)}")
+
+
+def check_jobs() -> list[CheckResult]:
+    """Each scheduled job's last success against its expected interval."""
+    from .registries import scheduled_jobs
+
+    now = timezone.now()
+    freshness = jobs_freshness(job_names=[job.name for job in scheduled_jobs])
+    results = []
+    for job in scheduled_jobs:
+        fresh = freshness.get(job.name, {})
+        last = fresh.get("last_success_at")
+        name = f"job:{job.name}"
+        data = {
+            "last_success_at": last.isoformat() if last else None,
+            "expected_every_seconds": int(job.expected_every.total_seconds()),
+        }
+        if last is None:
+            results.append(CheckResult(name, CheckStatus.WARNING, "no successful run recorded yet", data))
+            continue
+        age = now - last
+        if age > job.expected_every * 3:
+            status = CheckStatus.CRITICAL
+        elif age > job.expected_every * 1.5:
+            status = CheckStatus.WARNING
+        else:
+            status = CheckStatus.OK
+        results.append(CheckResult(name, status, f"last success {int(age.total_seconds())} s ago", data))
+    return results
+
+
+health_checks.register("database", HealthCheck("database", check_database, readiness=True))
+health_checks.register("broker", HealthCheck("broker", check_broker, readiness=True))
+health_checks.register("workers", HealthCheck("workers", check_workers))
+health_checks.register("jobs", HealthCheck("jobs", check_jobs))

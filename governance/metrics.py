@@ -1,0 +1,70 @@
+"""Prometheus exposition: request metrics (django-prometheus) plus the registered domain gauges."""
+
+import logging
+
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+from .choices import CheckStatus
+from .registries import MetricFamily, metrics
+
+logger = logging.getLogger(__name__)
+
+
+class DomainCollector:
+    """Collects every registered MetricFamily at scrape time, straight from the database."""
+
+    def collect(self):
+        for family in metrics:
+            gauge = GaugeMetricFamily(family.name, family.documentation, labels=list(family.labels))
+            try:
+                for labels, value in family.collect():
+                    gauge.add_metric([str(labels.get(name, "")) for name in family.labels], float(value))
+            except Exception:  # one broken gauge must not take the whole scrape down
+                logger.warning("metric %s failed to collect", family.name, exc_info=True)
+                continue
+            yield gauge
+
+
+def exposition() -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DomainCollector())
+    return generate_latest(REGISTRY) + generate_latest(registry)
+
+
+def _job_freshness_samples():
+    from django.utils import timezone
+
+    from .registries import scheduled_jobs
+    from .selectors import jobs_freshness
+
+    now = timezone.now()
+    freshness = jobs_freshness(job_names=[job.name for job in scheduled_jobs])
+    for job in scheduled_jobs:
+        last = freshness.get(job.name, {}).get("last_success_at")
+        # -1 for "never succeeded", so an alert rule can tell it from "just ran".
+        yield {"job": job.name}, (now - last).total_seconds() if last else -1
+
+
+def _job_stale_samples():
+    from .health import check_jobs
+
+    for result in check_jobs():
+        yield {"job": result.name.removeprefix("job:")}, 1 if result.status != CheckStatus.OK else 0
+
+
+metrics.register(
+    "vigil_job_seconds_since_success",
+    MetricFamily(
+        "vigil_job_seconds_since_success",
+        "Seconds since each scheduled job last succeeded (-1: never).",
+        _job_freshness_samples,
+        labels=("job",),
+    ),
+)
+metrics.register(
+    "vigil_job_stale",
+    MetricFamily(
+        "vigil_job_stale", "1 when a scheduled job is overdue against its interval.", _job_stale_samples, ("job",)
+    ),
+)

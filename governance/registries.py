@@ -1,0 +1,126 @@
+"""Registries the apps fill from `AppConfig.ready()`.
+
+Cross-cutting pages — the dashboard, health, metrics, the evidence bundle, the
+scorecard, demo data — are built by iterating these; adding an app never means
+editing the kernel.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str, item: T) -> T:
+        if name in self._items and self._items[name] is not item:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = item
+        return item
+
+    def unregister(self, name: str) -> None:
+        self._items.pop(name, None)
+
+    def get(self, name: str) -> T:
+        return self._items[name]
+
+    def items(self) -> list[tuple[str, T]]:
+        return list(self._items.items())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._items.values()))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """`run()` returns a CheckResult. `critical` checks make /health answer 503 when they fail."""
+
+    name: str
+    run: Callable[[], Any]
+    readiness: bool = False  # also part of /health/ready
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A block on the admin index. `render(request)` returns HTML, or "" to hide the panel.
+
+    `order` sorts panels (lower first); `permission` hides it from users without it.
+    """
+
+    name: str
+    title: str
+    render: Callable[[Any], str]
+    order: int = 100
+    permission: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricFamily:
+    """`collect()` yields (labels dict, value) pairs for one Prometheus gauge."""
+
+    name: str
+    documentation: str
+    collect: Callable[[], Any]
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvidenceExporter:
+    """`export(start, end)` returns (columns, rows) for one record type of the bundle."""
+
+    name: str
+    export: Callable[[Any, Any], Any]
+    controls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScorecardDimension:
+    """`score()` returns a dict: score (0–100), facts (list), next_steps (list)."""
+
+    name: str
+    title: str
+    score: Callable[[], dict]
+
+
+@dataclass(frozen=True)
+class StatusSource:
+    """Extra lines for `ops_status`: `collect()` yields CheckResults (breaches, overdue work)."""
+
+    name: str
+    collect: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A job declared in code: its Celery task, when beat runs it and how fresh it must be."""
+
+    name: str
+    task: str
+    every: timedelta | None = None
+    crontab: dict[str, str] | None = None
+    expected_every: timedelta = timedelta(hours=1)
+    description: str = ""
+    kwargs: dict = field(default_factory=dict)
+
+
+health_checks: Registry[HealthCheck] = Registry("health check")
+dashboard_panels: Registry[DashboardPanel] = Registry("dashboard panel")
+metrics: Registry[MetricFamily] = Registry("metric")
+evidence_exporters: Registry[EvidenceExporter] = Registry("evidence exporter")
+scorecard_dimensions: Registry[ScorecardDimension] = Registry("scorecard dimension")
+status_sources: Registry[StatusSource] = Registry("status source")
+scheduled_jobs: Registry[ScheduledJob] = Registry("scheduled job")
+# name → callable(stdout) that creates idempotent demo data for one app
+demo_seeders: Registry[Callable[[Any], None]] = Registry("demo seeder")
