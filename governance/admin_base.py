@@ -51,6 +51,8 @@ class VigilModelAdmin(admin.ModelAdmin):
                 name: [_form_value(form.initial.get(name)), _form_value(form.cleaned_data.get(name))]
                 for name in form.changed_data
             }
+            # Forms flag some untouched fields as changed (JSON, files); keep real changes only.
+            changes = {name: pair for name, pair in changes.items() if pair[0] != pair[1]}
             with transaction.atomic():
                 super().save_model(request, obj, form, change)
                 if changes:

@@ -40,7 +40,8 @@ def install_append_only(schema_editor, table: str) -> None:
                 FOR EACH ROW EXECUTE FUNCTION vigil_append_only();
             CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
                 FOR EACH STATEMENT EXECUTE FUNCTION vigil_append_only();
-            """
+            """,
+            params=None,  # the body's % are plpgsql's, not placeholders
         )
     elif vendor == "sqlite":
         for op in ("UPDATE", "DELETE"):

@@ -161,6 +161,7 @@ def start_celery_worker(settings, tmp_path: Path, *, broker_url: str, extra_env:
         "-n",
         f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
     ]
+    node_name = cmd[-1].replace("%h", socket.gethostname())
     if beat:
         cmd += ["--beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--schedule", "/dev/null"]
     with log_path.open("wb") as log:
@@ -172,11 +173,20 @@ def start_celery_worker(settings, tmp_path: Path, *, broker_url: str, extra_env:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"worker exited early:\n{worker.log()}")
-        if "ready." in worker.log():
+        if "ready." in worker.log() and _answers_ping(node_name):
             return worker
         time.sleep(0.2)
     worker.kill()
     raise RuntimeError(f"worker did not become ready:\n{worker.log()}")
+
+
+def _answers_ping(node_name: str) -> bool:
+    from celery import current_app
+
+    try:
+        return bool(current_app.control.ping(destination=[node_name], timeout=0.5))
+    except Exception:
+        return False
 
 
 @pytest.fixture
