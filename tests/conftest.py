@@ -165,9 +165,7 @@ def start_celery_worker(settings, tmp_path: Path, *, broker_url: str, extra_env:
     if beat:
         cmd += ["--beat", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--schedule", "/dev/null"]
     with log_path.open("wb") as log:
-        process = subprocess.Popen(  # noqa: S603
-            cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     worker = WorkerProcess(process, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -260,7 +258,7 @@ def http_sink():
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
             status, delay = sink.next_response()
@@ -280,7 +278,7 @@ def http_sink():
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (a timeout test)
 
-        do_PUT = do_POST  # noqa: N815
+        do_PUT = do_POST
 
         def log_message(self, *args):
             pass

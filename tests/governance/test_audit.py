@@ -57,7 +57,7 @@ def test_sqlite_guard_refuses_update_and_delete_even_from_a_plain_sqlite_client(
     )
     import os
 
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, env={**os.environ, **env_cmd}, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr

@@ -63,13 +63,20 @@ def test_health_is_503_naming_the_broker_when_it_is_unreachable(client, make_api
     # Port 9 (discard) on loopback: nothing listens there, so the connection is refused at once.
     monkeypatch.setitem(current_app.conf, "broker_url", "redis://127.0.0.1:9/0")
     monkeypatch.setitem(current_app.conf, "broker_transport_options", {})
-    response = client.get("/health", HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
+    try:
+        response = client.get("/health", HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
+        ready = client.get("/health/ready")
+    finally:
+        monkeypatch.undo()
+        # The worker ping above built a producer pool on the dead URL; drop it.
+        current_app.pool.force_close_all()
+        current_app._pool = None
     assert response.status_code == 503
     body = response.json()
     assert "broker" in body["failing"]
     broker = next(check for check in body["checks"] if check["name"] == "broker")
     assert "unreachable" in broker["detail"]
-    assert client.get("/health/ready").status_code == 503
+    assert ready.status_code == 503
 
 
 def test_staff_session_may_read_health(client):
@@ -106,7 +113,9 @@ def test_metrics_parse_with_the_prometheus_parser(client, make_api_key):
     assert "vigil_job_seconds_since_success" in families
     assert "vigil_job_stale" in families
     assert any(name.startswith("django_http_requests") for name in families)
-    heartbeat = [s for s in families["vigil_job_seconds_since_success"].samples if s.labels["job"] == "governance.heartbeat"]
+    heartbeat = [
+        s for s in families["vigil_job_seconds_since_success"].samples if s.labels["job"] == "governance.heartbeat"
+    ]
     assert heartbeat[0].value == -1  # never ran in this test
 
 

@@ -1,0 +1,32 @@
+"""The admin in a real browser: log in, see the dashboard. Its screenshot is the README's."""
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOT = ROOT / "docs" / "screenshots" / "dashboard.png"
+
+
+def test_an_admin_logs_in_and_sees_the_dashboard(live_server, browser):
+    from governance.tasks import heartbeat
+
+    heartbeat()  # one ledger entry, so the platform panel shows a fresh job
+    UserFactory(username="dana", is_superuser=True, password="correct-horse-battery-staple")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/admin/")
+    assert "Log in" in page.title()
+    page.fill("#id_username", "dana")
+    page.fill("#id_password", "correct-horse-battery-staple")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#vigil-dashboard")
+    assert page.title().startswith("Dashboard")
+    panel = page.locator("#panel-platform")
+    assert panel.locator("h2").inner_text() == "Platform health"
+    assert "governance.heartbeat" in panel.inner_text()
+    assert "database: ok" in panel.inner_text()
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.close()
