@@ -140,7 +140,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Off by default: the check costs a round trip on every request's first query.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -257,7 +258,8 @@ SPECTACULAR_SETTINGS = {
 
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        # django-redis keeps one client per process; Django's own backend builds one per call.
+        {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -288,3 +290,22 @@ ALERT_DELIVERY_BACKOFF_BASE = env.float("ALERT_DELIVERY_BACKOFF_BASE", default=1
 ALERT_DELIVERY_BACKOFF_MAX = env.float("ALERT_DELIVERY_BACKOFF_MAX", default=900.0)
 # The sweeper re-dispatches pending rows this long past their due time (their task was lost).
 ALERT_SWEEP_GRACE_SECONDS = env.int("ALERT_SWEEP_GRACE_SECONDS", default=60)
+
+# --- Incidents: Alertmanager label mapping (CONTRACTS.md "Alert ingestion") ---------------
+# severity label value → SEV; "warning" follows ALERTMANAGER_WARNING_SEVERITY; unknown → the default.
+ALERTMANAGER_SEVERITY_LABEL = env.str("ALERTMANAGER_SEVERITY_LABEL", default="severity")
+ALERTMANAGER_WARNING_SEVERITY = env.str("ALERTMANAGER_WARNING_SEVERITY", default="SEV2")
+ALERTMANAGER_DEFAULT_SEVERITY = env.str("ALERTMANAGER_DEFAULT_SEVERITY", default="SEV3")
+ALERTMANAGER_SEVERITY_MAP: dict[str, str] = {}  # extra or overriding label values, e.g. {"page": "SEV1"}
+# service label value → Service slug (unknown → the "unassigned" service); aliases map label values to slugs.
+ALERTMANAGER_SERVICE_LABEL = env.str("ALERTMANAGER_SERVICE_LABEL", default="service")
+ALERTMANAGER_SERVICE_MAP: dict[str, str] = {}
+# Webhook bodies above this are refused with 413 (never above DATA_UPLOAD_MAX_MEMORY_SIZE).
+ALERTMANAGER_MAX_BODY_BYTES = env.int("ALERTMANAGER_MAX_BODY_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
+        "AlertStatusEnum": "incidents.choices.AlertStatus",
+        "TimelineEventKindEnum": "incidents.choices.EventKind",
+    }
+)

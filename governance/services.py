@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,6 +15,10 @@ from .errors import ValidationFailed
 from .models import ApiKey, Service, Team
 
 API_KEY_PREFIX = "vgl"
+# Verified keys are remembered per process this long: the key lookup is the API's hottest
+# query. A revocation is seen at once by the revoking process, by the others within this.
+API_KEY_CACHE_SECONDS = 5.0
+_verified_keys: dict[str, tuple[ApiKey, float]] = {}
 # last_used_at is written at most this often per key, to keep hot keys off the write path.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -67,7 +72,25 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at", "updated_at"])
+        _forget_verified_key(api_key.prefix)
+        transaction.on_commit(lambda: _forget_verified_key(api_key.prefix))
         audit_record(action="revoke", obj=api_key, changes={"revoked_at": [None, api_key.revoked_at]})
+    return api_key
+
+
+def _forget_verified_key(prefix: str) -> None:
+    _verified_keys.pop(prefix, None)
+
+
+def _lookup(prefix: str) -> ApiKey | None:
+    cached = _verified_keys.get(prefix)
+    if cached is not None and time.monotonic() - cached[1] < API_KEY_CACHE_SECONDS:
+        return cached[0]
+    try:
+        api_key = ApiKey.objects.get(prefix=prefix)
+    except ApiKey.DoesNotExist:
+        return None
+    _verified_keys[prefix] = (api_key, time.monotonic())
     return api_key
 
 
@@ -77,8 +100,10 @@ def api_key_authenticate(*, raw_key: str, ip_address: str | None = None) -> ApiK
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
     _, prefix, secret = parts
-    api_key = ApiKey.objects.filter(prefix=prefix).first()
-    if api_key is None or not secrets.compare_digest(api_key.hashed_secret, _hash(secret)):
+    api_key = _lookup(prefix)
+    if api_key is None:
+        return None
+    if not secrets.compare_digest(api_key.hashed_secret, _hash(secret)):
         return None
     now = timezone.now()
     if not api_key.is_active(now=now):

@@ -4,3 +4,57 @@ from django.apps import AppConfig
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
+
+    def ready(self) -> None:
+        from governance.api.permissions import register_scope_permissions
+        from governance.registries import (
+            DashboardPanel,
+            MetricFamily,
+            StatusSource,
+            dashboard_panels,
+            demo_seeders,
+            metrics,
+            status_sources,
+        )
+
+        from . import dashboard, demo, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
+
+        dashboard_panels.register(
+            "incidents",
+            DashboardPanel(
+                "incidents",
+                "Incidents",
+                dashboard.render_incidents_panel,
+                order=10,
+                permission="incidents.view_incident",
+            ),
+        )
+        for name, documentation, collect in dashboard.GAUGES:
+            metrics.register(name, MetricFamily(name, documentation, collect, labels=("severity",)))
+        metrics.register(
+            "vigil_postmortem_on_time_ratio",
+            MetricFamily(
+                "vigil_postmortem_on_time_ratio",
+                "Share of due postmortems published on time.",
+                dashboard.postmortem_on_time_samples,
+            ),
+        )
+        metrics.register(
+            "vigil_action_items",
+            MetricFamily(
+                "vigil_action_items",
+                "Postmortem action items, open and overdue.",
+                dashboard.action_items_samples,
+                labels=("state",),
+            ),
+        )
+        status_sources.register("incidents", StatusSource("incidents", dashboard.status_lines))
+        demo_seeders.register("incidents", demo.seed_incidents)
+
+        register_scope_permissions("incidents:read", "incidents.view_incident")
+        register_scope_permissions(
+            "incidents:write",
+            "incidents.add_incident",
+            "incidents.acknowledge_incident",
+            "incidents.post_incident_update",
+        )

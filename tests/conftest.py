@@ -50,6 +50,14 @@ def _fixture_teardown_with_audit_maintenance(self):
 TransactionTestCase._fixture_teardown = _fixture_teardown_with_audit_maintenance
 
 
+@pytest.fixture(autouse=True)
+def _forget_verified_api_keys():
+    """Each test starts with an empty per-process API key cache."""
+    from governance import services
+
+    services._verified_keys.clear()
+
+
 # --- services -----------------------------------------------------------------------------
 
 

@@ -1,3 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "alerting"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("oncall/calendar/<str:token>.ics", views.calendar, name="calendar"),
+]
