@@ -46,7 +46,8 @@ def seed_kernel(stdout) -> None:
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
-            user.groups.add(Group.objects.get(name=role.value))
+            # get_or_create: the groups come from a migration, but a flushed database has none.
+            user.groups.add(Group.objects.get_or_create(name=role.value)[0])
         users[username] = user
     teams = {}
     for name, slug, manager, members in TEAMS:
