@@ -34,13 +34,16 @@ def drain_alertmanager_payloads() -> str:
     """Queued after a payload is stored (at most one in flight); processes every waiting payload."""
     from django.core.cache import cache
 
-    from .services.alertmanager import DRAIN_QUEUED_KEY
+    from .services.alertmanager import DRAIN_QUEUED_KEY, DRAIN_TAIL_SECONDS
 
     # Cleared first: a payload stored from now on queues a new drain, so none waits for the sweeper.
     cache.delete(DRAIN_QUEUED_KEY)
     processed, failed, more = services.alertmanager_payloads_drain()
     if more:
         drain_alertmanager_payloads.delay()
+    elif processed or failed:
+        # Requests skip their ask for a second after one (DRAIN_ASK_INTERVAL): look once more.
+        drain_alertmanager_payloads.apply_async(countdown=DRAIN_TAIL_SECONDS)
     return f"{processed} payload(s) processed, {failed} failed"
 
 

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import time
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -28,11 +29,22 @@ MAX_ATTEMPTS = 5
 DRAIN_QUEUED_KEY = "incidents:alertmanager:drain-queued"
 DRAIN_QUEUED_TTL = 60
 DRAIN_BATCH = 500
+# Each web process asks for a drain at most once a second, so in a burst a request is one
+# INSERT and nothing else. A drain that found work looks again DRAIN_TAIL_SECONDS later,
+# which picks up payloads whose request skipped the ask: they wait about two seconds at most.
+DRAIN_ASK_INTERVAL = 1.0
+DRAIN_TAIL_SECONDS = 1.0
+_last_drain_ask = -DRAIN_ASK_INTERVAL  # this process's, time.monotonic()
 
 
 def _queue_drain() -> None:
+    global _last_drain_ask
     from ..tasks import drain_alertmanager_payloads
 
+    now = time.monotonic()
+    if now - _last_drain_ask < DRAIN_ASK_INTERVAL:
+        return
+    _last_drain_ask = now
     if cache.add(DRAIN_QUEUED_KEY, 1, timeout=DRAIN_QUEUED_TTL):
         drain_alertmanager_payloads.delay()
 

@@ -17,11 +17,12 @@ def _no_drain_queued():
     """The drain flag lives in the shared cache (Redis in CI): every test starts without one."""
     from django.core.cache import cache
 
-    from incidents.services.alertmanager import DRAIN_QUEUED_KEY
+    from incidents.services import alertmanager
 
-    cache.delete(DRAIN_QUEUED_KEY)
+    cache.delete(alertmanager.DRAIN_QUEUED_KEY)
+    alertmanager._last_drain_ask = -alertmanager.DRAIN_ASK_INTERVAL  # as if this process never asked
     yield
-    cache.delete(DRAIN_QUEUED_KEY)
+    cache.delete(alertmanager.DRAIN_QUEUED_KEY)
 
 
 def ensure_role(role: str) -> None:

@@ -66,16 +66,34 @@ def test_firing_payload_is_stored_raw_and_answered_202(ingest, catalog):
 
 
 def test_a_burst_of_payloads_queues_one_drain_task(ingest, catalog, monkeypatch, django_capture_on_commit_callbacks):
+    from incidents.services import alertmanager
+
     queued = []
     monkeypatch.setattr(tasks.drain_alertmanager_payloads, "delay", lambda: queued.append("drain"))
+    monkeypatch.setattr(
+        tasks.drain_alertmanager_payloads, "apply_async", lambda countdown: queued.append(f"tail in {countdown} s")
+    )
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
             assert post(ingest, load("firing")).status_code == 202
     assert queued == ["drain"]
     assert tasks.drain_alertmanager_payloads() == "3 payload(s) processed, 0 failed"
+    # The drain found work, so it looks again shortly: that catches a request that skipped its ask.
+    assert queued == ["drain", "tail in 1.0 s"]
     with django_capture_on_commit_callbacks(execute=True):
         assert post(ingest, load("resolved")).status_code == 202
-    assert queued == ["drain", "drain"]
+    assert queued == ["drain", "tail in 1.0 s"]  # asked less than a second ago
+    monkeypatch.setattr(alertmanager, "_last_drain_ask", alertmanager._last_drain_ask - alertmanager.DRAIN_ASK_INTERVAL)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(ingest, load("resolved")).status_code == 202
+    assert queued == ["drain", "tail in 1.0 s", "drain"]
+
+
+def test_a_drain_that_found_nothing_does_not_look_again(catalog, monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks.drain_alertmanager_payloads, "apply_async", lambda countdown: queued.append(countdown))
+    assert tasks.drain_alertmanager_payloads() == "0 payload(s) processed, 0 failed"
+    assert queued == []
 
 
 def test_drain_is_queued_only_after_the_callers_commit(catalog, monkeypatch, django_capture_on_commit_callbacks):
