@@ -113,6 +113,10 @@ def browser(chromium_path):
             yield instance
         finally:
             instance.close()
+            # Django calls made while Playwright runs may open connections in another context.
+            from django.db import connections
+
+            connections.close_all()
 
 
 # --- processes ------------------------------------------------------------------------------
