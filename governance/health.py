@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .choices import CheckStatus
 from .registries import HealthCheck, health_checks, status_sources
-from .selectors import job_freshness, jobs_freshness
+from .selectors import job_freshness, jobs_freshness, platform_installed_at
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ def check_jobs() -> list[CheckResult]:
 
     now = timezone.now()
     freshness = jobs_freshness(job_names=[job.name for job in scheduled_jobs])
+    installed_at = None
     results = []
     for job in scheduled_jobs:
         fresh = freshness.get(job.name, {})
@@ -124,16 +125,21 @@ def check_jobs() -> list[CheckResult]:
             "expected_every_seconds": int(job.expected_every.total_seconds()),
         }
         if last is None:
-            results.append(CheckResult(name, CheckStatus.WARNING, "no successful run recorded yet", data))
-            continue
-        age = now - last
+            # Never succeeded: measured from the install, so a fresh platform is not red
+            # before a daily job's first turn, and one that never runs still turns red.
+            installed_at = installed_at or platform_installed_at() or now
+            age = now - installed_at
+            detail = f"no successful run in the {int(age.total_seconds())} s since install"
+        else:
+            age = now - last
+            detail = f"last success {int(age.total_seconds())} s ago"
         if age > job.expected_every * 3:
             status = CheckStatus.CRITICAL
         elif age > job.expected_every * 1.5:
             status = CheckStatus.WARNING
         else:
             status = CheckStatus.OK
-        results.append(CheckResult(name, status, f"last success {int(age.total_seconds())} s ago", data))
+        results.append(CheckResult(name, status, detail, data))
     return results
 
 

@@ -26,3 +26,14 @@ def jobs_freshness(*, job_names: list[str]) -> dict[str, dict]:
         )
     )
     return {row["job"]: row for row in rows}
+
+
+def platform_installed_at():
+    """When Vigil's first migration ran on this database (None before it has)."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return (
+        MigrationRecorder.Migration.objects.filter(app="governance", name="0001_initial")
+        .values_list("applied", flat=True)
+        .first()
+    )

@@ -2,6 +2,7 @@
 unless CI=true, a real Celery worker process, a local HTTP sink for outbound
 calls, API clients with scoped keys."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -190,6 +191,32 @@ def start_celery_worker(settings, tmp_path: Path, *, broker_url: str, extra_env:
     raise RuntimeError(f"worker did not become ready:\n{worker.log()}")
 
 
+@contextlib.contextmanager
+def celery_broker(url: str):
+    """Point this process's Celery producer at `url` (and back afterwards)."""
+    import kombu.pools
+    from celery import current_app
+
+    app = current_app._get_current_object()
+    old = app.conf.broker_url
+
+    def reset(to):
+        # Drop every cached connection: the app's pool and kombu's process-wide pools
+        # (the producer and control pools come from there, keyed by URL).
+        app.conf.broker_url = to
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        kombu.pools.reset()
+        app.amqp._producer_pool = None
+
+    reset(url)
+    try:
+        yield lambda: reset(url)
+    finally:
+        reset(old)
+
+
 def _answers_ping(node_name: str) -> bool:
     from celery import current_app
 
@@ -209,9 +236,11 @@ def celery_worker(settings, tmp_path, redis_url, transactional_db):
 
 
 def _purge_redis(url: str) -> None:
+    """Drop tasks left by earlier tests. Not FLUSHDB: that would also drop the pidbox
+    bindings this process's Celery app has declared, and worker pings would go unanswered."""
     import redis
 
-    redis.Redis.from_url(url).flushdb()
+    redis.Redis.from_url(url).delete("celery", "unacked", "unacked_index")
 
 
 def wait_for(predicate: Callable[[], object], *, timeout: float = 30.0, interval: float = 0.2, message: str = ""):

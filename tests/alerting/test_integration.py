@@ -5,23 +5,20 @@ database and delivered exactly once after the sweeper runs, and a worker SIGKILL
 mid-delivery.
 """
 
-import contextlib
 import socket
 import subprocess
 import time
 from collections import Counter
 from datetime import timedelta
 
-import kombu.pools
 import pytest
 import redis
-from celery import current_app
 from django.db import transaction
 
 from alerting.choices import AttemptOutcome, ChannelKind, EventType, NotificationStatus
 from alerting.models import DeliveryAttempt, Notification
 from alerting.services import notifications_sweep, notify
-from tests.conftest import need, start_celery_worker, wait_for
+from tests.conftest import celery_broker, need, start_celery_worker, wait_for
 
 from .factories import ChannelFactory, RuleFactory
 
@@ -48,29 +45,6 @@ def _receipts(http_sink) -> Counter:
 
 def _all_delivered() -> bool:
     return not Notification.objects.exclude(status=NotificationStatus.DELIVERED).exists()
-
-
-@contextlib.contextmanager
-def broker(url: str):
-    """Point this process's Celery producer at `url` (and back afterwards)."""
-    app = current_app._get_current_object()
-    old = app.conf.broker_url
-
-    def reset(to):
-        # Drop every cached connection: the app's pool and kombu's process-wide pools
-        # (the producer and control pools come from there, keyed by URL).
-        app.conf.broker_url = to
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        kombu.pools.reset()
-        app.amqp._producer_pool = None
-
-    reset(url)
-    try:
-        yield lambda: reset(url)
-    finally:
-        reset(old)
 
 
 class ThrowawayRedis:
@@ -138,7 +112,7 @@ def test_broker_outage_parks_notifications_then_delivers_each_exactly_once(
     settings, tmp_path, client, hooks, http_sink, throwaway_redis
 ):
     settings.ALERT_SWEEP_GRACE_SECONDS = 0
-    with broker(throwaway_redis.url) as reconnect:
+    with celery_broker(throwaway_redis.url) as reconnect:
         throwaway_redis.stop()
 
         started = time.monotonic()

@@ -3,6 +3,7 @@ from celery import current_app
 from prometheus_client.parser import text_string_to_metric_families
 
 from governance.registries import HealthCheck, health_checks
+from tests.conftest import celery_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -60,17 +61,11 @@ def test_health_is_200_with_a_key_when_a_worker_answers(client, make_api_key, ce
 
 def test_health_is_503_naming_the_broker_when_it_is_unreachable(client, make_api_key, monkeypatch):
     issued = make_api_key("health:read")
-    # Port 9 (discard) on loopback: nothing listens there, so the connection is refused at once.
-    monkeypatch.setitem(current_app.conf, "broker_url", "redis://127.0.0.1:9/0")
     monkeypatch.setitem(current_app.conf, "broker_transport_options", {})
-    try:
+    # Port 9 (discard) on loopback: nothing listens there, so the connection is refused at once.
+    with celery_broker("redis://127.0.0.1:9/0"):
         response = client.get("/health", HTTP_AUTHORIZATION=f"Bearer {issued.raw_key}")
         ready = client.get("/health/ready")
-    finally:
-        monkeypatch.undo()
-        # The worker ping above built a producer pool on the dead URL; drop it.
-        current_app.pool.force_close_all()
-        current_app._pool = None
     assert response.status_code == 503
     body = response.json()
     assert "broker" in body["failing"]

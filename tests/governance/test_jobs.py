@@ -11,6 +11,7 @@ from governance.health import check_jobs
 from governance.jobs import run_recorded, sync_schedules
 from governance.models import JobRun
 from governance.registries import HealthCheck, ScheduledJob, health_checks, scheduled_jobs, status_sources
+from governance.selectors import platform_installed_at
 from governance.tasks import heartbeat
 
 pytestmark = pytest.mark.django_db
@@ -70,8 +71,19 @@ def _heartbeat_status():
     return next(r for r in check_jobs() if r.name == "job:governance.heartbeat")
 
 
+def test_a_job_that_never_ran_is_measured_from_the_install(time_machine):
+    installed = platform_installed_at()
+    time_machine.move_to(installed + timedelta(seconds=30), tick=False)
+    assert _heartbeat_status().status == CheckStatus.OK  # its first turn is not due yet
+    time_machine.move_to(installed + timedelta(seconds=100), tick=False)
+    assert _heartbeat_status().status == CheckStatus.WARNING
+    time_machine.move_to(installed + timedelta(seconds=200), tick=False)
+    result = _heartbeat_status()
+    assert result.status == CheckStatus.CRITICAL
+    assert result.detail == "no successful run in the 200 s since install"
+
+
 def test_job_freshness_follows_the_expected_interval(time_machine):
-    assert _heartbeat_status().status == CheckStatus.WARNING  # never ran
     start = timezone.now()
     time_machine.move_to(start, tick=False)
     heartbeat()
