@@ -35,7 +35,6 @@ GRANTS = {
         *VIEW_ALL,
         "incidents.acknowledge_incident",
         "incidents.post_incident_update",
-        "incidents.add_evidence",
     ],
     Role.AUDITOR: [*VIEW_ALL, "incidents.view_alertmanagerpayload"],
     Role.COMPLIANCE_MANAGER: list(VIEW_ALL),

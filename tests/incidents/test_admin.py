@@ -374,3 +374,11 @@ def test_severity_policies_are_editable_but_not_deletable(client, admin_user):
     policy.refresh_from_db()
     assert (policy.ack_minutes, policy.update_every_minutes, policy.postmortem_due_business_days) == (10, 45, 3)
     assert client.get(reverse("admin:incidents_severitypolicy_delete", args=[policy.pk])).status_code == 403
+
+
+def test_evidence_upload_is_offered_to_commanders(as_commander, incident):
+    assert b'type="file"' in as_commander.get(change_url(incident)).content
+
+
+def test_evidence_upload_is_not_offered_to_responders(as_responder, incident):
+    assert b'type="file"' not in as_responder.get(change_url(incident)).content
