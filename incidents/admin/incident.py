@@ -72,6 +72,23 @@ class EvidenceInline(admin.TabularInline):
         return request.user.has_perm("incidents.view_evidence") or request.user.has_perm("incidents.view_incident")
 
 
+# Read-only lifecycle facts, shown collapsed on the change page.
+LIFECYCLE_FIELDS = [
+    "source",
+    "dedup_key",
+    "declared_at",
+    "declared_by",
+    "ack_due_at",
+    "acknowledged_at",
+    "acknowledged_by",
+    "ack_breached_at",
+    "mitigated_at",
+    "resolved_at",
+    "closed_at",
+    "policy_display",
+]
+
+
 @admin.register(Incident)
 class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
     evidence_like = True
@@ -119,20 +136,7 @@ class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
         (
             "Lifecycle",
             {
-                "fields": [
-                    "source",
-                    "dedup_key",
-                    "declared_at",
-                    "declared_by",
-                    "ack_due_at",
-                    "acknowledged_at",
-                    "acknowledged_by",
-                    "ack_breached_at",
-                    "mitigated_at",
-                    "resolved_at",
-                    "closed_at",
-                    "policy_display",
-                ],
+                "fields": LIFECYCLE_FIELDS,
                 "classes": ["collapse"],
             },
         ),
@@ -147,18 +151,7 @@ class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
         "timeline",
         "alerts_panel",
         "postmortem_panel",
-        "source",
-        "dedup_key",
-        "declared_at",
-        "declared_by",
-        "ack_due_at",
-        "acknowledged_at",
-        "acknowledged_by",
-        "ack_breached_at",
-        "mitigated_at",
-        "resolved_at",
-        "closed_at",
-        "policy_display",
+        *LIFECYCLE_FIELDS,
     ]
 
     # --- list -------------------------------------------------------------------------
