@@ -254,6 +254,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
+        "AlertStatusEnum": "incidents.choices.AlertStatus",
+        "TimelineEventKindEnum": "incidents.choices.EventKind",
+    },
 }
 
 CACHES = {
@@ -296,16 +301,10 @@ ALERT_SWEEP_GRACE_SECONDS = env.int("ALERT_SWEEP_GRACE_SECONDS", default=60)
 ALERTMANAGER_SEVERITY_LABEL = env.str("ALERTMANAGER_SEVERITY_LABEL", default="severity")
 ALERTMANAGER_WARNING_SEVERITY = env.str("ALERTMANAGER_WARNING_SEVERITY", default="SEV2")
 ALERTMANAGER_DEFAULT_SEVERITY = env.str("ALERTMANAGER_DEFAULT_SEVERITY", default="SEV3")
-ALERTMANAGER_SEVERITY_MAP: dict[str, str] = {}  # extra or overriding label values, e.g. {"page": "SEV1"}
+# Extra or overriding label values, e.g. ALERTMANAGER_SEVERITY_MAP="page=SEV1,ticket=SEV3".
+ALERTMANAGER_SEVERITY_MAP: dict[str, str] = env.dict("ALERTMANAGER_SEVERITY_MAP", default={})
 # service label value → Service slug (unknown → the "unassigned" service); aliases map label values to slugs.
 ALERTMANAGER_SERVICE_LABEL = env.str("ALERTMANAGER_SERVICE_LABEL", default="service")
-ALERTMANAGER_SERVICE_MAP: dict[str, str] = {}
+ALERTMANAGER_SERVICE_MAP: dict[str, str] = env.dict("ALERTMANAGER_SERVICE_MAP", default={})  # e.g. "pay=checkout-api"
 # Webhook bodies above this are refused with 413 (never above DATA_UPLOAD_MAX_MEMORY_SIZE).
 ALERTMANAGER_MAX_BODY_BYTES = env.int("ALERTMANAGER_MAX_BODY_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
-    {
-        "IncidentStatusEnum": "incidents.choices.IncidentStatus",
-        "AlertStatusEnum": "incidents.choices.AlertStatus",
-        "TimelineEventKindEnum": "incidents.choices.EventKind",
-    }
-)
