@@ -115,6 +115,20 @@ class ScheduledJob:
     kwargs: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """An inbound webhook's OpenAPI entry (the view itself is routed in the app's urls)."""
+
+    path: str
+    scope: str
+    operation_id: str
+    summary: str
+    description: str
+    request_schema: dict
+    accepted_schema: dict
+    tag: str
+
+
 health_checks: Registry[HealthCheck] = Registry("health check")
 dashboard_panels: Registry[DashboardPanel] = Registry("dashboard panel")
 metrics: Registry[MetricFamily] = Registry("metric")
@@ -122,5 +136,6 @@ evidence_exporters: Registry[EvidenceExporter] = Registry("evidence exporter")
 scorecard_dimensions: Registry[ScorecardDimension] = Registry("scorecard dimension")
 status_sources: Registry[StatusSource] = Registry("status source")
 scheduled_jobs: Registry[ScheduledJob] = Registry("scheduled job")
+webhooks: Registry[Webhook] = Registry("webhook")
 # name → callable(stdout) that creates idempotent demo data for one app
 demo_seeders: Registry[Callable[[Any], None]] = Registry("demo seeder")

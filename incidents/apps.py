@@ -15,9 +15,13 @@ class IncidentsConfig(AppConfig):
             demo_seeders,
             metrics,
             status_sources,
+            webhooks,
         )
 
         from . import dashboard, demo, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
+        from .api.webhooks import ALERTMANAGER_WEBHOOK
+
+        webhooks.register("alertmanager", ALERTMANAGER_WEBHOOK)
 
         dashboard_panels.register(
             "incidents",

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from governance.models import Service
 
-from ..choices import AlertStatus, Severity
+from ..choices import Severity
 from ..models import Incident, IncidentEvent
 from ..notifications import admin_url
 
@@ -163,34 +163,3 @@ class IncidentFilterSerializer(serializers.Serializer):
 
         super().__init__(*args, **kwargs)
         self.fields["status"].choices = IncidentStatus.choices
-
-
-class AlertmanagerAlertSerializer(serializers.Serializer):
-    """Documentation of one alert of the webhook payload (validated by `incidents.ingest`)."""
-
-    status = serializers.ChoiceField(choices=AlertStatus.choices)
-    labels = serializers.DictField(child=serializers.CharField())
-    annotations = serializers.DictField(child=serializers.CharField(), required=False)
-    startsAt = serializers.DateTimeField()
-    endsAt = serializers.DateTimeField(required=False)
-    generatorURL = serializers.CharField(required=False)
-    fingerprint = serializers.CharField(required=False)
-
-
-class AlertmanagerPayloadSerializer(serializers.Serializer):
-    """Prometheus Alertmanager webhook payload, version 4."""
-
-    version = serializers.CharField(required=False)
-    groupKey = serializers.CharField()
-    truncatedAlerts = serializers.IntegerField(required=False)
-    status = serializers.ChoiceField(choices=AlertStatus.choices)
-    receiver = serializers.CharField(required=False)
-    groupLabels = serializers.DictField(child=serializers.CharField(), required=False)
-    commonLabels = serializers.DictField(child=serializers.CharField(), required=False)
-    commonAnnotations = serializers.DictField(child=serializers.CharField(), required=False)
-    externalURL = serializers.CharField(required=False)
-    alerts = AlertmanagerAlertSerializer(many=True)
-
-
-class AcceptedSerializer(serializers.Serializer):
-    accepted = serializers.IntegerField()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "incidents"
 
@@ -13,5 +13,5 @@ urlpatterns = [
     path("incidents/<int:pk>/resolve/", views.IncidentResolveView.as_view(), name="incident-resolve"),
     path("incidents/<int:pk>/close/", views.IncidentCloseView.as_view(), name="incident-close"),
     path("incidents/<int:pk>/severity/", views.IncidentSeverityView.as_view(), name="incident-severity"),
-    path("alerts/alertmanager/", views.AlertmanagerWebhookView.as_view(), name="alertmanager-webhook"),
+    path("alerts/alertmanager/", webhooks.alertmanager_webhook, name="alertmanager-webhook"),
 ]

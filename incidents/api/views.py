@@ -1,23 +1,17 @@
 """The incidents API of CONTRACTS.md. Views translate HTTP to service calls, nothing more."""
 
-import json
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import exceptions, generics, permissions, status
+from rest_framework import generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from governance.errors import VigilError
 from governance.models import ApiKey
 
 from .. import services
 from ..choices import OPEN_STATUSES, IncidentSource
-from ..ingest import max_body_bytes, parse_payload
 from ..models import Incident
 from .serializers import (
-    AcceptedSerializer,
-    AlertmanagerPayloadSerializer,
     ErrorSerializer,
     IncidentDeclareSerializer,
     IncidentDetailSerializer,
@@ -202,59 +196,3 @@ class IncidentSeverityView(IncidentViewMixin, APIView):
             incident=self.get_incident(pk), actor=_actor(request), **serializer.validated_data
         )
         return self.incident_response(incident)
-
-
-class AlertmanagerWebhookView(APIView):
-    """Stores the payload and answers 202 at once; a task applies it."""
-
-    required_scopes = {"POST": "alerts:ingest"}
-    # Never throttled: in an alert storm every page matters, and storing one is a single INSERT.
-    # The key, the scope and the body-size limit guard this endpoint.
-    throttle_classes: list = []
-    # The body is read and decoded here: the size limit, content type and JSON errors are ours to answer.
-    parser_classes = []
-
-    @extend_schema(
-        request={"application/json": AlertmanagerPayloadSerializer},
-        responses={
-            202: AcceptedSerializer,
-            **ERRORS,
-            413: OpenApiResponse(ErrorSerializer, description="payload_too_large"),
-            415: OpenApiResponse(ErrorSerializer, description="unsupported_media_type"),
-        },
-        description="Prometheus Alertmanager webhook (payload version 4). Send the key with scope "
-        "`alerts:ingest` through `http_config.authorization` (type Bearer).",
-    )
-    def post(self, request):
-        media_type = (request.META.get("CONTENT_TYPE") or "").split(";", 1)[0].strip().lower()
-        if media_type != "application/json":
-            raise exceptions.UnsupportedMediaType(media_type or "none")
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        limit = max_body_bytes()
-        if length > limit:
-            raise VigilError(
-                f"The request body is larger than this endpoint accepts ({limit} bytes).",
-                code="payload_too_large",
-                status=413,
-            )
-        raw = request.body  # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE (413 too)
-        if len(raw) > limit:
-            raise VigilError(
-                f"The request body is larger than this endpoint accepts ({limit} bytes).",
-                code="payload_too_large",
-                status=413,
-            )
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise exceptions.ParseError(f"The body is not valid JSON: {exc}") from exc
-        parsed = parse_payload(data)
-        try:
-            body = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            body = json.dumps(data)
-        services.alertmanager_payload_store(body=body, parsed=parsed)
-        return Response({"accepted": len(parsed.alerts)}, status=status.HTTP_202_ACCEPTED)

@@ -331,3 +331,26 @@ def test_an_empty_alert_list_is_accepted(ingest):
     assert response.json() == {"accepted": 0}
     process_all()
     assert not Incident.objects.exists()
+
+
+def test_get_is_405_in_the_error_format(ingest):
+    response = ingest.get(URL)
+    assert error_of(response, 405)["code"] == "method_not_allowed"
+    assert response["Allow"] == "POST"
+
+
+def test_missing_key_names_the_bearer_scheme(client):
+    response = client.post(URL, json.dumps(load("firing")), content_type="application/json")
+    assert error_of(response, 401)["code"] == "not_authenticated"
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_the_webhook_is_in_the_openapi_schema(tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.json"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", "--file", str(out))
+    operation = json.loads(out.read_text())["paths"]["/api/v1/alerts/alertmanager/"]["post"]
+    assert operation["security"] == [{"apiKey": []}]
+    assert set(operation["responses"]) == {"202", "400", "401", "403", "413", "415"}
+    assert "alerts" in operation["requestBody"]["content"]["application/json"]["schema"]["properties"]
