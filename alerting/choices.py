@@ -1,18 +1,6 @@
 from django.db import models
 
 
-class Severity(models.TextChoices):
-    """The severities of CONTRACTS.md; SEV1 is the most severe."""
-
-    SEV1 = "SEV1", "SEV1 (critical)"
-    SEV2 = "SEV2", "SEV2 (major)"
-    SEV3 = "SEV3", "SEV3 (minor)"
-
-
-# Lower rank is more severe: a rule with minimum SEV2 matches SEV1 and SEV2.
-SEVERITY_RANK = {Severity.SEV1: 1, Severity.SEV2: 2, Severity.SEV3: 3}
-
-
 class EventType(models.TextChoices):
     """Event types routed (CONTRACTS.md, end)."""
 

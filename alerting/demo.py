@@ -12,8 +12,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from governance.audit import audit_record, diff
+from governance.choices import Severity
 
-from .choices import ChannelKind, EventType, Severity, StepTarget
+from .choices import ChannelKind, EventType, StepTarget
 from .models import Channel, EscalationPolicy, OnCallRotation, RoutingRule
 from .services import (
     channel_create,

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from governance.choices import Severity
 from governance.models import Service, Team, TimeStampedModel
 
 from .choices import (
@@ -17,7 +18,6 @@ from .choices import (
     EscalationStatus,
     EventType,
     NotificationStatus,
-    Severity,
     StepTarget,
 )
 from .fields import EncryptedTextField, mask

@@ -106,7 +106,8 @@ def status_lines():
 
 def alerting_score() -> dict:
     """The scorecard's alerting dimension, from configuration and the outbox's record."""
-    from .choices import Severity
+    from governance.choices import Severity
+
     from .models import CoverageGap, OnCallRotation, RoutingRule
     from .selectors import outbox_counts, severity_matches
 

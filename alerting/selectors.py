@@ -9,9 +9,10 @@ from typing import Any, NamedTuple
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
+from governance.choices import SEVERITY_RANK
 from governance.models import Team
 
-from .choices import SEVERITY_RANK, NotificationStatus
+from .choices import NotificationStatus
 from .models import Notification, OnCallOverride, OnCallRotation, RotationMember, RoutingRule
 
 COVERAGE_HORIZON = timedelta(days=14)
@@ -286,7 +287,9 @@ def matrix() -> tuple[list[dict], list[str]]:
 
     Severities with the same outcome share a row. Returns (rows, event types no rule routes).
     """
-    from .choices import EventType, Severity
+    from governance.choices import Severity
+
+    from .choices import EventType
 
     rules = list(enabled_rules())
     teams = list(Team.objects.select_related("manager").order_by("name"))

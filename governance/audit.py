@@ -134,6 +134,31 @@ def audit_record(
     )
 
 
+def audit_update(obj: models.Model, *, action: str, editable, fields: dict, clean_exclude=None) -> dict:
+    """Set `fields` on `obj` (each must be in `editable`), validate, save and audit what changed.
+
+    Returns the changes (field → [before, after]); nothing is written when nothing changed.
+    Call inside the write's transaction, with the row locked where that matters.
+    """
+    from .errors import ValidationFailed
+
+    unknown = sorted(set(fields) - set(editable))
+    if unknown:
+        raise ValidationFailed(
+            f"Not editable here: {', '.join(unknown)}.", fields={name: ["Not editable here."] for name in unknown}
+        )
+    before = snapshot(obj, list(editable))
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    if clean_exclude is not None:
+        obj.full_clean(exclude=clean_exclude)
+    changes = diff(before, snapshot(obj, list(editable)))
+    if changes:
+        obj.save(update_fields=[*changes, "updated_at"])
+        audit_record(action=action, obj=obj, changes=changes)
+    return changes
+
+
 @contextlib.contextmanager
 def audit_maintenance():
     """Lift the append-only guard for this connection (test flushes, retention purges).

@@ -7,6 +7,18 @@ class ServiceTier(models.IntegerChoices):
     TIER_3 = 3, "Tier 3"
 
 
+class Severity(models.TextChoices):
+    """The severities of CONTRACTS.md, shared by incidents, routing and every event; SEV1 is the worst."""
+
+    SEV1 = "SEV1", "SEV1 (critical)"
+    SEV2 = "SEV2", "SEV2 (major)"
+    SEV3 = "SEV3", "SEV3 (minor)"
+
+
+# Lower rank is more severe: a rule with minimum SEV2 matches SEV1 and SEV2.
+SEVERITY_RANK = {Severity.SEV1: 1, Severity.SEV2: 2, Severity.SEV3: 3}
+
+
 class JobOutcome(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .audit import audit_record, diff, snapshot
+from .audit import audit_record, audit_update, diff, snapshot
 from .choices import Scope
 from .errors import ValidationFailed
 from .models import ApiKey, Service, Team
@@ -136,14 +136,10 @@ def service_create(
     return service
 
 
+SERVICE_EDITABLE = ("slug", "name", "tier", "owner_team", "description", "links")
+
+
 @transaction.atomic
 def service_update(*, service: Service, **fields) -> Service:
-    before = snapshot(service)
-    for key, value in fields.items():
-        setattr(service, key, value)
-    service.full_clean()
-    service.save()
-    changes = diff(before, snapshot(service))
-    if changes:
-        audit_record(action="update", obj=service, changes=changes)
+    audit_update(service, action="update", editable=SERVICE_EDITABLE, fields=fields, clean_exclude=[])
     return service

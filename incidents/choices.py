@@ -1,12 +1,6 @@
 from django.db import models
 
-
-class Severity(models.TextChoices):
-    """Ordered from most to least severe; the value sorts the same way."""
-
-    SEV1 = "SEV1", "SEV1 (critical)"
-    SEV2 = "SEV2", "SEV2 (major)"
-    SEV3 = "SEV3", "SEV3 (minor)"
+from governance.choices import Severity
 
 
 class IncidentStatus(models.TextChoices):

@@ -6,10 +6,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from governance.choices import CheckStatus
+from governance.choices import CheckStatus, Severity
 
 from .charts import bar_chart
-from .choices import Severity
 from .clocks import span
 from .selectors import (
     action_item_counts,

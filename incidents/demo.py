@@ -6,9 +6,10 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from governance.audit import audit_context
+from governance.choices import Severity
 from governance.models import Service
 
-from .choices import ActionItemKind, Severity
+from .choices import ActionItemKind
 from .models import Incident
 
 DEMO_KEY = "demo:"

@@ -8,10 +8,11 @@ from datetime import datetime
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
+from governance.choices import Severity
 from governance.errors import ValidationFailed
 from governance.models import UNASSIGNED_SERVICE_SLUG
 
-from .choices import AlertStatus, Severity
+from .choices import AlertStatus
 
 # Alertmanager sends this for "not ended yet".
 ZERO_TIME_PREFIX = "0001-01-01"

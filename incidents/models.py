@@ -3,6 +3,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from governance.choices import Severity
 from governance.models import Service, TimeStampedModel
 
 from .choices import (
@@ -15,7 +16,6 @@ from .choices import (
     IncidentSource,
     IncidentStatus,
     PostmortemStatus,
-    Severity,
 )
 
 REFERENCE_PREFIX = "INC-"

@@ -4,8 +4,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from governance.admin_base import VigilModelAdmin
+from governance.choices import Severity
 
-from ..choices import EventType, Severity
+from ..choices import EventType
 from ..models import EscalationPolicy, EscalationStep, RoutingRule
 from ..selectors import matrix
 

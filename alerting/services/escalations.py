@@ -8,9 +8,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from governance.audit import audit_record
+from governance.choices import Severity
 from governance.errors import ValidationFailed
 
-from ..choices import EscalationStatus, EventType, Severity, StepTarget
+from ..choices import EscalationStatus, EventType, StepTarget
 from ..models import Escalation, EscalationPolicy, EscalationStep
 from ..selectors import matching_rules, who_is_on_call
 from .notifications import Target, _context, _people_targets, write_notifications

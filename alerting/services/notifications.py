@@ -13,9 +13,10 @@ from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from governance.audit import audit_record, jsonable
+from governance.choices import Severity
 from governance.errors import Conflict, ValidationFailed
 
-from ..choices import AttemptOutcome, ChannelKind, EventType, NotificationStatus, PagerDutyAction, Severity
+from ..choices import AttemptOutcome, ChannelKind, EventType, NotificationStatus, PagerDutyAction
 from ..models import Channel, ContactMethod, DeliveryAttempt, Notification
 from ..selectors import matching_rules, notifications_due
 from ..transport import SendResult, send

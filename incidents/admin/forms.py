@@ -1,9 +1,8 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from governance.choices import Severity
 from governance.models import Service
-
-from ..choices import Severity
 
 
 def _people():

@@ -5,9 +5,9 @@ from django.db import models
 from django.urls import reverse
 from rest_framework import serializers
 
+from governance.choices import Severity
 from governance.models import Service
 
-from ..choices import Severity
 from ..models import Incident, IncidentEvent
 from ..notifications import admin_url
 

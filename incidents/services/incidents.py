@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance.audit import audit_record, diff, snapshot
+from governance.audit import audit_record, audit_update, diff, snapshot
+from governance.choices import Severity
 from governance.errors import Conflict, ValidationFailed
 from governance.models import Service
 
@@ -19,7 +20,6 @@ from ..choices import (
     IncidentRole,
     IncidentSource,
     IncidentStatus,
-    Severity,
 )
 from ..models import Incident, SeverityPolicy
 from ..notifications import notify_incident, stop_escalation
@@ -347,17 +347,14 @@ EDITABLE_DETAILS = ("title", "summary", "customer_impact", "chat_url")
 @transaction.atomic
 def incident_update_details(*, incident: Incident | int, actor=None, **fields) -> Incident:
     """Descriptive fields only; state changes have their own services."""
-    unknown = set(fields) - set(EDITABLE_DETAILS)
-    if unknown:
-        raise ValidationFailed(f"Not editable here: {', '.join(sorted(unknown))}.")
     incident = locked_incident(incident)
-    before = snapshot(incident, list(EDITABLE_DETAILS))
-    for name, value in fields.items():
-        setattr(incident, name, value)
-    incident.full_clean(exclude=["service", "commander", "declared_by"])
-    changes = diff(before, snapshot(incident, list(EDITABLE_DETAILS)))
+    changes = audit_update(
+        incident,
+        action="incident.update",
+        editable=EDITABLE_DETAILS,
+        fields=fields,
+        clean_exclude=["service", "commander", "declared_by"],
+    )
     if changes:
-        incident.save(update_fields=[*changes, "updated_at"])
         events.details_changed(incident, actor, fields=sorted(changes))
-        audit_record(action="incident.update", obj=incident, changes=changes)
     return incident

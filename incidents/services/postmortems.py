@@ -5,7 +5,7 @@ from datetime import date, datetime
 from django.db import transaction
 from django.utils import timezone
 
-from governance.audit import audit_record, diff, snapshot
+from governance.audit import audit_record, audit_update, diff, snapshot
 from governance.errors import Conflict, ValidationFailed
 
 from .. import events
@@ -42,19 +42,10 @@ def postmortem_create(*, incident: Incident, actor=None, **fields) -> Postmortem
 
 @transaction.atomic
 def postmortem_update(*, postmortem: Postmortem | int, actor=None, **fields) -> Postmortem:
-    unknown = set(fields) - set(POSTMORTEM_TEXT_FIELDS)
-    if unknown:
-        raise ValidationFailed(f"Not editable here: {', '.join(sorted(unknown))}.")
     postmortem = _locked_postmortem(postmortem)
     if postmortem.status == PostmortemStatus.PUBLISHED:
         raise Conflict("A published postmortem is final.", code="invalid_transition")
-    before = snapshot(postmortem, list(POSTMORTEM_TEXT_FIELDS))
-    for name, value in fields.items():
-        setattr(postmortem, name, value)
-    changes = diff(before, snapshot(postmortem, list(POSTMORTEM_TEXT_FIELDS)))
-    if changes:
-        postmortem.save(update_fields=[*changes, "updated_at"])
-        audit_record(action="postmortem.update", obj=postmortem, changes=changes)
+    audit_update(postmortem, action="postmortem.update", editable=POSTMORTEM_TEXT_FIELDS, fields=fields)
     return postmortem
 
 
@@ -155,17 +146,8 @@ ACTION_ITEM_EDITABLE = ("title", "kind", "owner", "due_date")
 
 @transaction.atomic
 def action_item_update(*, item: ActionItem | int, actor=None, **fields) -> ActionItem:
-    unknown = set(fields) - set(ACTION_ITEM_EDITABLE)
-    if unknown:
-        raise ValidationFailed(f"Not editable here: {', '.join(sorted(unknown))}.")
     item = ActionItem.objects.select_for_update().get(pk=item.pk if isinstance(item, ActionItem) else item)
-    before = snapshot(item, list(ACTION_ITEM_EDITABLE))
-    for name, value in fields.items():
-        setattr(item, name, value)
-    changes = diff(before, snapshot(item, list(ACTION_ITEM_EDITABLE)))
-    if changes:
-        item.save(update_fields=[*changes, "updated_at"])
-        audit_record(action="action_item.update", obj=item, changes=changes)
+    audit_update(item, action="action_item.update", editable=ACTION_ITEM_EDITABLE, fields=fields)
     return item
 
 

@@ -4,10 +4,10 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from alerting.choices import ChannelKind, EventType, NotificationStatus, Severity
+from alerting.choices import ChannelKind, EventType, NotificationStatus
 from alerting.models import Channel, Notification
 from alerting.services import notify
-from governance.choices import Role
+from governance.choices import Role, Severity
 from governance.models import AuditEvent
 from tests.factories import TeamFactory, UserFactory
 

@@ -6,9 +6,10 @@ import hmac
 import pytest
 from django.core import mail
 
-from alerting.choices import AttemptOutcome, ChannelKind, EventType, NotificationStatus, Severity
+from alerting.choices import AttemptOutcome, ChannelKind, EventType, NotificationStatus
 from alerting.models import DeliveryAttempt, Notification
 from alerting.services import notification_deliver, notify
+from governance.choices import Severity
 from tests.factories import ServiceFactory, TeamFactory
 
 from .factories import ChannelFactory, RuleFactory

@@ -8,10 +8,10 @@ import time_machine
 from django.urls import reverse
 from icalendar import Calendar
 
-from alerting.choices import Severity
 from alerting.models import CoverageGap
 from alerting.selectors import who_is_on_call
 from alerting.services import calendar_feed_for, coverage_check, render_calendar
+from governance.choices import Severity
 from tests.factories import TeamFactory, UserFactory
 
 from .factories import ChannelFactory, OverrideFactory, PolicyFactory, RotationFactory, RuleFactory

@@ -3,9 +3,10 @@
 import pytest
 from django.db import transaction
 
-from alerting.choices import ChannelKind, EventType, NotificationStatus, Severity
+from alerting.choices import ChannelKind, EventType, NotificationStatus
 from alerting.models import Notification
 from alerting.services import notify
+from governance.choices import Severity
 from governance.errors import ValidationFailed
 from governance.models import AuditEvent
 from tests.factories import ServiceFactory, TeamFactory, UserFactory

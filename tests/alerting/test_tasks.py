@@ -8,10 +8,10 @@ import time_machine
 from django.core.management import call_command
 
 from alerting import tasks
-from alerting.choices import ChannelKind, EscalationStatus, EventType, NotificationStatus, Severity, StepTarget
+from alerting.choices import ChannelKind, EscalationStatus, EventType, NotificationStatus, StepTarget
 from alerting.models import Escalation, Notification
 from alerting.services import escalation_start, escalation_stop, notify
-from governance.choices import JobOutcome
+from governance.choices import JobOutcome, Severity
 from governance.models import JobRun
 from tests.factories import TeamFactory, UserFactory
 

@@ -5,8 +5,9 @@ from django.http import JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from alerting.choices import EventType, Severity
+from alerting.choices import EventType
 from alerting.services import notify
+from governance.choices import Severity
 
 
 @csrf_exempt

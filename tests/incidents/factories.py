@@ -2,7 +2,8 @@
 
 import factory
 
-from incidents.choices import ActionItemKind, Severity
+from governance.choices import Severity
+from incidents.choices import ActionItemKind
 from incidents.models import ActionItem, Incident
 from tests.factories import ServiceFactory, UserFactory
 

@@ -7,11 +7,12 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
+from governance.choices import Severity
 from governance.errors import Conflict, ValidationFailed
 from governance.models import AuditEvent
 from incidents import services
 from incidents.calendar import add_business_days
-from incidents.choices import EventKind, IncidentStatus, PostmortemStatus, Severity
+from incidents.choices import EventKind, IncidentStatus, PostmortemStatus
 from incidents.models import Incident, IncidentEvent, Postmortem, SeverityPolicy
 
 from .conftest import publish_postmortem

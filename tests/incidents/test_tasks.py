@@ -5,8 +5,9 @@ import time_machine
 
 from alerting.models import Escalation
 from alerting.services import escalation_advance
+from governance.choices import Severity
 from incidents import services, tasks
-from incidents.choices import EventKind, Severity
+from incidents.choices import EventKind
 from incidents.models import IncidentEvent
 
 from .conftest import deliver_pending, sink_events
