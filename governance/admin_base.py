@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from .audit import audit_record, diff, jsonable, object_type_of, snapshot
+from .registries import object_panels
 
 # Above this many rows an unfiltered list shows PostgreSQL's estimate instead of COUNT(*).
 ESTIMATE_ABOVE = 10_000
@@ -27,6 +28,14 @@ class EstimatedCountPaginator(Paginator):
             if row and row[0] > ESTIMATE_ABOVE:
                 return int(row[0])
         return super().count
+
+
+def object_panels_for(request, obj) -> list[dict]:
+    """The non-empty panels registered for `obj`'s model, in order, as {name, title, html}."""
+    label = obj._meta.label_lower
+    panels = sorted((p for p in object_panels if p.model == label), key=lambda p: (p.order, p.name))
+    rendered = [{"name": p.name, "title": p.title, "html": p.render(request, obj)} for p in panels]
+    return [panel for panel in rendered if panel["html"]]
 
 
 def _form_value(value):
@@ -99,6 +108,12 @@ class VigilModelAdmin(admin.ModelAdmin):
 
         return run
 
+    # --- panels other apps contribute to this model's change page (registries.object_panels) ---
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["object_panels"] = object_panels_for(request, obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     # --- evidence-like models are never deleted -------------------------------------------
     def has_delete_permission(self, request, obj=None):
         if self.evidence_like:
@@ -120,4 +135,4 @@ class ReadOnlyAdmin(VigilModelAdmin):
         return False
 
 
-__all__ = ["EstimatedCountPaginator", "ReadOnlyAdmin", "VigilModelAdmin", "object_type_of"]
+__all__ = ["EstimatedCountPaginator", "ReadOnlyAdmin", "VigilModelAdmin", "object_panels_for", "object_type_of"]

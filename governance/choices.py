@@ -42,6 +42,7 @@ class Role(models.TextChoices):
     COMPLIANCE_MANAGER = "Compliance Manager"
     AUDITOR = "Auditor"
     OPS_ADMIN = "Ops Admin"
+    CHANGE_MANAGER = "Change Manager"
 
 
 class Scope(models.TextChoices):
@@ -52,4 +53,8 @@ class Scope(models.TextChoices):
     BACKUPS_READ = "backups:read"
     ACCESS_IMPORT = "access:import"
     ACCESS_READ = "access:read"
+    CHANGES_WRITE = "changes:write"
+    CHANGES_GATE = "changes:gate"
+    SLOS_WRITE = "slos:write"
+    SLOS_READ = "slos:read"
     HEALTH_READ = "health:read"

@@ -67,6 +67,38 @@ class DashboardPanel:
 
 
 @dataclass(frozen=True)
+class ObjectPanel:
+    """A block on one model's admin change page, contributed by an app above that model's app.
+
+    `model` is the model label ("incidents.incident"); `render(request, obj)` returns HTML,
+    or "" to hide the panel. This is how incidents show runbooks and changes without importing them.
+    """
+
+    name: str
+    model: str
+    title: str
+    render: Callable[[Any, Any], str]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class GateReason:
+    """One machine-readable reason the release gate refuses a deployment."""
+
+    code: str  # snake_case: freeze_window, open_incident, not_approved, rpo_breach, ...
+    message: str
+    details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateCheck:
+    """`check(service, environment, version, now)` returns a list of GateReasons (empty = no objection)."""
+
+    name: str
+    check: Callable[..., list[GateReason]]
+
+
+@dataclass(frozen=True)
 class MetricFamily:
     """`collect()` yields (labels dict, value) pairs for one Prometheus gauge."""
 
@@ -131,6 +163,8 @@ class Webhook:
 
 health_checks: Registry[HealthCheck] = Registry("health check")
 dashboard_panels: Registry[DashboardPanel] = Registry("dashboard panel")
+object_panels: Registry[ObjectPanel] = Registry("object panel")
+gate_checks: Registry[GateCheck] = Registry("release gate check")
 metrics: Registry[MetricFamily] = Registry("metric")
 evidence_exporters: Registry[EvidenceExporter] = Registry("evidence exporter")
 scorecard_dimensions: Registry[ScorecardDimension] = Registry("scorecard dimension")

@@ -92,6 +92,8 @@ LIFECYCLE_FIELDS = [
 @admin.register(Incident)
 class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
     evidence_like = True
+    # Object actions as buttons plus the panels runbooks and changes register for an incident.
+    change_form_template = "admin/vigil/change_form.html"
     list_display = [
         "reference_display",
         "title",

@@ -382,3 +382,25 @@ def test_evidence_upload_is_offered_to_commanders(as_commander, incident):
 
 def test_evidence_upload_is_not_offered_to_responders(as_responder, incident):
     assert b'type="file"' not in as_responder.get(change_url(incident)).content
+
+
+def test_change_page_shows_panels_other_apps_register_for_incidents(as_commander, commander, incident):
+    from governance.registries import ObjectPanel, object_panels
+
+    def render(request, obj):
+        return f"<p>suggested for {obj.reference} by {request.user.username}</p>"
+
+    object_panels.register(
+        "test-suggestions", ObjectPanel("test-suggestions", "incidents.incident", "Suggested", render)
+    )
+    object_panels.register("test-empty", ObjectPanel("test-empty", "incidents.incident", "Hidden", lambda r, o: ""))
+    try:
+        content = as_commander.get(change_url(incident)).content.decode()
+    finally:
+        object_panels.unregister("test-suggestions")
+        object_panels.unregister("test-empty")
+    assert 'id="panel-test-suggestions"' in content
+    assert f"suggested for {incident.reference} by {commander.username}" in content
+    assert 'id="panel-test-empty"' not in content
+    # The object actions are still there: the house template extends django-object-actions'.
+    assert 'data-tool-name="acknowledge"' in content
