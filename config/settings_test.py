@@ -34,4 +34,5 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a real worker process can share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-vigil.sqlite3")}
+    # VIGIL_TEST_SQLITE names another file so that two checkouts' suites can run side by side.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / os.environ.get("VIGIL_TEST_SQLITE", "test-vigil.sqlite3"))}

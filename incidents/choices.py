@@ -50,6 +50,8 @@ class EventKind(models.TextChoices):
     ALERT_ATTACHED = "alert_attached", "Alert attached"
     ALERT_RESOLVED = "alert_resolved", "Alert resolved"
     POSTMORTEM = "postmortem", "Postmortem"
+    RECURRENCE = "recurrence", "Recurrence"
+    CHANGE_LINKED = "change_linked", "Change linked"
 
 
 class IncidentRole(models.TextChoices):

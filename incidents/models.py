@@ -64,6 +64,11 @@ class Incident(TimeStampedModel):
     source = models.CharField(max_length=16, choices=IncidentSource.choices, default=IncidentSource.MANUAL)
     chat_url = models.URLField(blank=True, verbose_name="chat / war-room link")
     dedup_key = models.CharField(max_length=200, blank=True)
+    # An alert group that fires again after its incident was resolved opens a new incident linked here.
+    # SET_NULL: incidents are never deleted in practice; if one were, the recurrence keeps its own history.
+    recurrence_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recurrences"
+    )
 
     # The policy values this incident was declared under (or last re-classified to).
     ack_minutes = models.PositiveIntegerField()
