@@ -312,3 +312,7 @@ ALERTMANAGER_SERVICE_LABEL = env.str("ALERTMANAGER_SERVICE_LABEL", default="serv
 ALERTMANAGER_SERVICE_MAP: dict[str, str] = env.dict("ALERTMANAGER_SERVICE_MAP", default={})  # e.g. "pay=checkout-api"
 # Webhook bodies above this are refused with 413 (never above DATA_UPLOAD_MAX_MEMORY_SIZE).
 ALERTMANAGER_MAX_BODY_BYTES = env.int("ALERTMANAGER_MAX_BODY_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+# --- Runbooks ---------------------------------------------------------------------------
+# Whether a runbook version's author may also approve (publish) it; off: a second person must.
+RUNBOOK_SELF_APPROVAL = env.bool("RUNBOOK_SELF_APPROVAL", default=False)

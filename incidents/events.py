@@ -185,3 +185,33 @@ def alert_resolved(incident: Incident, *, alert) -> IncidentEvent:
 
 def postmortem(incident: Incident, actor, message: str, **data) -> IncidentEvent:
     return _write(incident, EventKind.POSTMORTEM, actor, message, **data)
+
+
+def runbook_step(
+    incident: Incident,
+    actor,
+    *,
+    runbook: str,
+    version: int,
+    execution_id: int,
+    outcome: str,
+    step: int | None = None,
+    step_title: str = "",
+    output: str = "",
+) -> IncidentEvent:
+    """A runbook execution's progress: started, each step's outcome, completed (written for runbooks)."""
+    where = f"step {step}" + (f" ({step_title})" if step_title else "") if step else ""
+    message = f"Runbook «{runbook}» v{version}" + (f", {where}" if where else "") + f": {outcome}"
+    if output:
+        message += f" — {output}"
+    return _write(
+        incident,
+        EventKind.RUNBOOK_STEP,
+        actor,
+        message,
+        runbook=runbook,
+        version=version,
+        execution_id=execution_id,
+        step=step,
+        outcome=outcome,
+    )

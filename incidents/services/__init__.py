@@ -28,6 +28,7 @@ from .postmortems import (
     postmortem_submit,
     postmortem_update,
 )
+from .runbook_steps import incident_record_runbook_step
 
 __all__ = [
     "action_item_create",
@@ -48,6 +49,7 @@ __all__ = [
     "incident_mitigate",
     "incident_post_update",
     "incident_record_ack_breach",
+    "incident_record_runbook_step",
     "incident_remind_update_due",
     "incident_resolve",
     "incident_update_details",
