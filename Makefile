@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
 
-.PHONY: run test lint check-deploy lock clean
+.PHONY: run test lint check-deploy lock clean bench-quick screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,19 @@ run: $(VENV)/.base-installed
 
 test: $(VENV)/.dev-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Every benchmark under bench/ in its quick mode (small sizes, figures printed, no verdict):
+# CI runs it so a bench that no longer runs fails the build. Needs DATABASE_URL (PostgreSQL) and REDIS_URL.
+bench-quick: $(VENV)/.dev-installed
+	@set -e; for bench in bench/*.py; do \
+	  printf '\n== %s --quick\n' "$$bench"; start=$$(date +%s); \
+	  $(BIN)/python "$$bench" --quick; \
+	  printf '== %s: %s s\n' "$$bench" "$$(( $$(date +%s) - start ))"; \
+	done
+
+# Refresh the README's pictures in docs/screenshots/ (tests otherwise write them under var/).
+screenshots: $(VENV)/.dev-installed
+	VIGIL_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -m browser $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .

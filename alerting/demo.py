@@ -13,11 +13,13 @@ from django.utils import timezone
 
 from governance.audit import audit_record, diff
 from governance.choices import Severity
+from governance.jobs import run_recorded
 
 from .choices import ChannelKind, EventType, StepTarget
 from .models import Channel, EscalationPolicy, OnCallRotation, RoutingRule
 from .services import (
     channel_create,
+    coverage_check,
     escalation_policy_create,
     rotation_create,
     routing_rule_create,
@@ -54,7 +56,9 @@ def seed_alerting(stdout) -> None:
                 shift_length=timedelta(days=7),
                 handoff_time="09:00",
                 time_zone="Europe/Berlin",
-                starts_on=timezone.localdate() - timedelta(days=timezone.localdate().weekday()),
+                # Last week's Monday: the first hand-off is always in the past, so every hour from now on has a
+                # primary and a secondary whatever the time of day seed_demo runs (09:00 Berlin may be hours away).
+                starts_on=timezone.localdate() - timedelta(days=timezone.localdate().weekday() + 7),
             )
     slack = _sink_channel("#incidents (demo sink)", ChannelKind.SLACK_WEBHOOK, "/slack")
     pagerduty = _sink_channel(
@@ -135,6 +139,8 @@ def seed_alerting(stdout) -> None:
     for spec in rules:
         if not RoutingRule.objects.filter(name=spec["name"]).exists():
             routing_rule_create(**spec)
+    # The demo's coverage line tells the truth at once, not after beat's first daily run (recorded in the ledger).
+    run_recorded("alerting.coverage_check", coverage_check)
     stdout.write(
         f"  demo data: alerting ({OnCallRotation.objects.count()} rotations, {Channel.objects.count()} channels)"
     )

@@ -24,6 +24,7 @@ from governance.registries import (
 )
 
 STUCK_AFTER = timedelta(minutes=10)
+COVERAGE_JOB = "alerting.coverage_check"
 
 
 def check_notifications() -> CheckResult:
@@ -69,6 +70,7 @@ def _coverage_samples():
 def render_panel(request) -> str:
     if not request.user.has_perm("alerting.view_notification"):
         return ""
+    from governance.health import unchecked
     from governance.models import Team
 
     from .models import CoverageGap, OnCallRotation
@@ -83,6 +85,7 @@ def render_panel(request) -> str:
             "counts": outbox_counts(),
             "on_call": [(team, on_call[team.pk]) for team in teams],
             "gaps": CoverageGap.objects.select_related("team").order_by("starts_at")[:5],
+            "coverage_unchecked": unchecked("oncall_coverage", job_name=COVERAGE_JOB),
         },
         request=request,
     )
@@ -90,8 +93,14 @@ def render_panel(request) -> str:
 
 def status_lines():
     """For ops_status: on-call gaps in the next 14 days."""
+    from governance.health import unchecked
+
     from .models import CoverageGap
 
+    not_current = unchecked("oncall_coverage", job_name=COVERAGE_JOB)
+    if not_current:
+        yield not_current
+        return
     gaps = list(CoverageGap.objects.select_related("team").order_by("starts_at")[:20])
     if gaps:
         teams = sorted({gap.team.name for gap in gaps})
@@ -125,8 +134,13 @@ def alerting_score() -> dict:
         facts.append(f"{rotations} on-call rotation(s)")
     else:
         steps.append("Set up an on-call rotation for each team that owns tier-1 services.")
+    from governance.health import unchecked
+
     gaps = CoverageGap.objects.count()
-    if rotations and not gaps:
+    coverage_unchecked = unchecked("oncall_coverage", job_name=COVERAGE_JOB)
+    if coverage_unchecked:
+        steps.append(f"Run the on-call coverage check ({coverage_unchecked.detail}).")
+    elif rotations and not gaps:
         score += 25
         facts.append("no on-call gap in the next 14 days")
     elif gaps:

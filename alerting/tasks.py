@@ -33,7 +33,9 @@ def escalation_sweeper() -> str:
     return f"{services.escalations_sweep()} escalation step(s) fired"
 
 
-@scheduled_job("alerting.coverage_check", every=timedelta(days=1), expected_every=timedelta(days=1))
+@scheduled_job(
+    "alerting.coverage_check", every=timedelta(days=1), expected_every=timedelta(days=1), run_at_install=True
+)
 def coverage_check() -> str:
     """Flags on-call gaps in the next 14 days for every team a SEV1 route pages."""
     return services.coverage_check()

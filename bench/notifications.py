@@ -181,7 +181,10 @@ def main() -> None:
     parser.add_argument("--latency-count", type=int, default=300, help="notifications in the latency phase")
     parser.add_argument("--rate", type=float, default=50.0, help="notify() calls per second in the latency phase")
     parser.add_argument("--concurrency", type=int, default=8, help="worker threads")
+    parser.add_argument("--quick", action="store_true", help="small sizes for CI: same paths, figures only")
     args = parser.parse_args()
+    if args.quick:
+        args.count, args.latency_count, args.rate = 100, 40, 20.0
 
     _setup_environment()
     _create_database()
@@ -194,10 +197,11 @@ def main() -> None:
     from django.db import transaction
 
     from alerting import payloads
-    from alerting.choices import ChannelKind, EventType, Severity
+    from alerting.choices import ChannelKind, EventType
     from alerting.models import Channel, Notification, RoutingRule
     from alerting.services import channel_create, notify, routing_rule_create
     from alerting.services.notifications import _context
+    from governance.choices import Severity
 
     print("bench: migrating the bench database …", flush=True)
     call_command("migrate", verbosity=0)

@@ -73,6 +73,30 @@ def run_status_sources() -> list[CheckResult]:
     return results
 
 
+def unchecked(name: str, *, job_name: str) -> CheckResult | None:
+    """For a status line whose answer a scheduled job computes: a result when that answer cannot be trusted.
+
+    Before the job's first success the line says "not checked yet" (a warning, never "ok": the absence of
+    a finding is not a finding); an answer older than 1.5 × the job's interval is stale. None: the answer
+    is current, so the caller reports it.
+    """
+    from .registries import scheduled_jobs
+
+    job = scheduled_jobs.get(job_name)
+    last = (job_freshness(job_name=job_name) or {}).get("last_success_at")
+    if last is None:
+        return CheckResult(name, CheckStatus.WARNING, f"not checked yet: {job_name} has not run successfully")
+    age = timezone.now() - last
+    if age > job.expected_every * 1.5:
+        return CheckResult(
+            name,
+            CheckStatus.WARNING,
+            f"stale: {job_name} last succeeded {int(age.total_seconds() // 3600)} h ago",
+            {"last_success_at": last.isoformat()},
+        )
+    return None
+
+
 # --- the kernel's checks ------------------------------------------------------------
 
 

@@ -27,6 +27,8 @@ from .registries import ScheduledJob, scheduled_jobs
 
 logger = logging.getLogger(__name__)
 
+RUN_AT_INSTALL_BACKDATE = timedelta(days=400)  # older than any schedule's period, crontabs included
+
 
 def scheduled_job(
     name: str,
@@ -35,6 +37,7 @@ def scheduled_job(
     crontab: dict[str, str] | None = None,
     expected_every: timedelta | None = None,
     description: str = "",
+    run_at_install: bool = False,
     **task_options,
 ):
     """Declare a scheduled job: a Celery task named `name`, run by beat, recorded in the ledger."""
@@ -56,6 +59,7 @@ def scheduled_job(
                 crontab=crontab,
                 expected_every=expected_every or every or timedelta(days=1),
                 description=description or _first_line(func.__doc__),
+                run_at_install=run_at_install,
             ),
         )
         return task
@@ -108,7 +112,14 @@ def sync_schedules(*, using: str = "default") -> int:
                     timezone="UTC",
                 )
                 defaults.update(crontab=cron, interval=None)
-            task, was_created = PeriodicTask.objects.using(using).get_or_create(name=job.name, defaults=defaults)
+            if job.run_at_install:
+                # A last run long ago makes beat's first tick run it (django-celery-beat reads last_run_at).
+                defaults_on_create = {**defaults, "last_run_at": timezone.now() - RUN_AT_INSTALL_BACKDATE}
+            else:
+                defaults_on_create = defaults
+            task, was_created = PeriodicTask.objects.using(using).get_or_create(
+                name=job.name, defaults=defaults_on_create
+            )
             if was_created:
                 created += 1
                 continue

@@ -3,7 +3,10 @@
 import re
 import uuid
 
+from django.http import JsonResponse
+
 from . import audit
+from .api.errors import error_body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -42,3 +45,40 @@ class AuditActorMiddleware:
         # request.user stays lazy: requests that write nothing never load the session user.
         with audit.audit_context(user=getattr(request, "user", None)):
             return self.get_response(request)
+
+
+# Django's own error pages (a path no route matches, debug's technical pages) as the API's error format.
+_API_ERRORS = {
+    400: ("bad_request", "The request could not be understood."),
+    403: ("forbidden", "You may not do this."),
+    404: ("not_found", "No such endpoint."),
+    405: ("method_not_allowed", "This endpoint does not accept that method."),
+    413: ("payload_too_large", "The request body is over the limit."),
+    500: ("server_error", "An unexpected error occurred; it has been logged."),
+}
+
+
+class ApiErrorFormatMiddleware:
+    """Every error answer under /api/ is JSON in the error format, whatever the debug setting.
+
+    DRF already answers its own errors so; this catches the responses Django makes before or around a
+    view — an unrouted path answers Django's HTML 404 (with debug on, its technical page).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            code, message = _API_ERRORS.get(response.status_code, ("error", "The request failed."))
+            formatted = JsonResponse(error_body(code, message), status=response.status_code)
+            for header in ("X-Request-ID", "Retry-After", "Allow"):
+                if header in response:
+                    formatted[header] = response[header]
+            return formatted
+        return response

@@ -145,6 +145,9 @@ class ScheduledJob:
     expected_every: timedelta = timedelta(hours=1)
     description: str = ""
     kwargs: dict = field(default_factory=dict)
+    # Beat runs it at its first tick on a new install instead of one interval later: a daily check
+    # whose answer a status line reports must not leave a fresh install unchecked for a day.
+    run_at_install: bool = False
 
 
 @dataclass(frozen=True)

@@ -183,8 +183,46 @@ def alert_resolved(incident: Incident, *, alert) -> IncidentEvent:
     )
 
 
+def recurrence(incident: Incident, *, earlier: Incident) -> list[IncidentEvent]:
+    """The link on both timelines: the new incident names the earlier one, the earlier names the new."""
+    resolved = f", resolved {timezone.localtime(earlier.resolved_at):%Y-%m-%d %H:%M}" if earlier.resolved_at else ""
+    has_postmortem = getattr(earlier, "postmortem", None) is not None
+    follow_up = " — its postmortem's action items did not prevent it" if has_postmortem else ""
+    return [
+        _write(
+            incident,
+            EventKind.RECURRENCE,
+            None,
+            f"Recurrence of {earlier.reference} ({earlier.title}){resolved}",
+            earlier=earlier.reference,
+            earlier_id=earlier.pk,
+        ),
+        _write(
+            earlier,
+            EventKind.RECURRENCE,
+            None,
+            f"Recurred as {incident.reference}{follow_up}",
+            recurrence=incident.reference,
+            recurrence_id=incident.pk,
+        ),
+    ]
+
+
 def postmortem(incident: Incident, actor, message: str, **data) -> IncidentEvent:
     return _write(incident, EventKind.POSTMORTEM, actor, message, **data)
+
+
+def change_linked(incident: Incident, actor, *, reference: str, title: str, url: str = "", **data) -> IncidentEvent:
+    """A change (or one of its deployments) recorded as this incident's suspected cause."""
+    return _write(
+        incident,
+        EventKind.CHANGE_LINKED,
+        actor,
+        f"Suspected cause: {reference} {title}".strip(),
+        reference=reference,
+        url=url,
+        **data,
+    )
 
 
 def runbook_step(

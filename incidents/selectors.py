@@ -139,7 +139,14 @@ def open_incident_counts() -> dict:
     rows = (
         Incident.objects.filter(status__in=OPEN_STATUSES)
         .values("severity")
-        .annotate(open=Count("id"), breached=Count("id", filter=Q(ack_breached=True)))
+        # A breach counts from its deadline, whether or not the sweeper has recorded it yet.
+        .annotate(
+            open=Count("id"),
+            breached=Count(
+                "id",
+                filter=Q(ack_breached=True) | Q(status=IncidentStatus.DECLARED, ack_due_at__lte=timezone.now()),
+            ),
+        )
     )
     return {row["severity"]: row for row in rows}
 

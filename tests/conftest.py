@@ -22,6 +22,18 @@ import pytest
 from django.test.testcases import TransactionTestCase
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def screenshot_path(name: str) -> Path:
+    """Where a browser test saves its picture: var/screenshots/, or docs/screenshots/ under `make screenshots`.
+
+    Tests never rewrite the committed README pictures on an ordinary run, so `git status` stays clean.
+    """
+    folder = ROOT / os.environ.get("VIGIL_SCREENSHOTS_DIR", "var/screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 

@@ -89,6 +89,21 @@ LIFECYCLE_FIELDS = [
 ]
 
 
+def recurrence_html(incident: Incident) -> str:
+    """ "Recurrence of INC-12" and "Recurred as INC-15, INC-19", each a link; "" when neither."""
+
+    def link(pk):
+        return format_html('<a href="{}">{}{}</a>', reverse("admin:incidents_incident_change", args=[pk]), "INC-", pk)
+
+    parts = []
+    if incident.recurrence_of_id:
+        parts.append(format_html("Recurrence of {}", link(incident.recurrence_of_id)))
+    later = list(incident.recurrences.order_by("id").values_list("id", flat=True))
+    if later:
+        parts.append(format_html("Recurred as {}", format_html_join(", ", "{}", ((link(pk),) for pk in later))))
+    return format_html_join(" · ", "{}", ((part,) for part in parts))
+
+
 @admin.register(Incident)
 class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
     evidence_like = True
@@ -130,7 +145,20 @@ class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
         "assign_roles",
     ]
     fieldsets = [
-        (None, {"fields": ["reference_display", "clocks", "severity", "status", "service", "roles_display"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "reference_display",
+                    "clocks",
+                    "severity",
+                    "status",
+                    "service",
+                    "roles_display",
+                    "recurrence_display",
+                ]
+            },
+        ),
         ("Details", {"fields": list(EDITABLE_DETAILS)}),
         ("Timeline (newest first)", {"fields": ["timeline"]}),
         ("Linked alerts", {"fields": ["alerts_panel"], "classes": ["collapse"]}),
@@ -150,6 +178,7 @@ class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
         "status",
         "service",
         "roles_display",
+        "recurrence_display",
         "timeline",
         "alerts_panel",
         "postmortem_panel",
@@ -336,6 +365,10 @@ class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
             "<th>Labels</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
+
+    @admin.display(description="recurrence")
+    def recurrence_display(self, obj):
+        return recurrence_html(obj) or "—"
 
     @admin.display(description="postmortem")
     def postmortem_panel(self, obj):

@@ -1,8 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django_object_actions import DjangoObjectActions, action
 
 from governance.admin_base import ReadOnlyAdmin, VigilModelAdmin
@@ -54,9 +55,31 @@ class PostmortemAdmin(DjangoObjectActions, VigilModelAdmin):
     list_select_related = ["incident", "author"]
     search_fields = ["incident__title", "summary"]
     ordering = ["-created_at", "-id"]
-    readonly_fields = ["incident", "status", "author", "due_at", "submitted_at", "published_at"]
+    readonly_fields = ["incident", "status", "author", "due_at", "submitted_at", "published_at", "recurrences"]
     fields = [*readonly_fields, *POSTMORTEM_TEXT_FIELDS]
     change_actions = ["submit_for_review", "return_to_draft", "publish"]
+
+    @admin.display(description="recurrences")
+    def recurrences(self, obj):
+        """The closed loop: a recurrence after this incident means its action items did not prevent it."""
+        later = list(obj.incident.recurrences.order_by("id"))
+        if not later:
+            return "No recurrence of this incident's alert group so far."
+        return format_html(
+            '<span class="vigil-critical">The action items did not prevent a recurrence:</span> {}',
+            format_html_join(
+                ", ",
+                '<a href="{}">{}</a> (declared {})',
+                (
+                    (
+                        reverse("admin:incidents_incident_change", args=[incident.pk]),
+                        incident.reference,
+                        timezone.localtime(incident.declared_at).strftime("%Y-%m-%d %H:%M"),
+                    )
+                    for incident in later
+                ),
+            ),
+        )
 
     @admin.display(description="due")
     def due_display(self, obj):

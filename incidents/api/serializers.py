@@ -8,7 +8,7 @@ from rest_framework import serializers
 from governance.choices import Severity
 from governance.models import Service
 
-from ..models import Incident, IncidentEvent
+from ..models import REFERENCE_PREFIX, Incident, IncidentEvent
 from ..notifications import admin_url
 
 
@@ -66,6 +66,7 @@ class IncidentSerializer(UTCModelSerializer):
     communications_lead = serializers.SerializerMethodField()
     scribe = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
+    recurrence_of = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -94,9 +95,14 @@ class IncidentSerializer(UTCModelSerializer):
             "closed_at",
             "next_update_due_at",
             "postmortem_due_at",
+            "recurrence_of",
             "url",
         ]
         read_only_fields = fields
+
+    def get_recurrence_of(self, obj) -> str | None:
+        """The earlier incident of the same alert group this one recurs (its reference), from the id alone."""
+        return f"{REFERENCE_PREFIX}{obj.recurrence_of_id}" if obj.recurrence_of_id else None
 
     def get_commander(self, obj) -> str | None:
         return _username(obj.commander)
@@ -116,10 +122,15 @@ class IncidentSerializer(UTCModelSerializer):
 
 class IncidentDetailSerializer(IncidentSerializer):
     timeline = serializers.SerializerMethodField()
+    recurrences = serializers.SerializerMethodField()
 
     class Meta(IncidentSerializer.Meta):
-        fields = [*IncidentSerializer.Meta.fields, "timeline"]
+        fields = [*IncidentSerializer.Meta.fields, "recurrences", "timeline"]
         read_only_fields = fields
+
+    def get_recurrences(self, obj) -> list[str]:
+        """References of the later incidents of the same alert group, oldest first."""
+        return [f"{REFERENCE_PREFIX}{pk}" for pk in obj.recurrences.order_by("id").values_list("id", flat=True)]
 
     def get_timeline(self, obj) -> list[dict]:
         events = obj.events.order_by("-occurred_at", "-id")

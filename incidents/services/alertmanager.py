@@ -114,8 +114,11 @@ def _apply(parsed: ParsedPayload, *, now) -> dict:
     }
     new_firing = [a for key, a in by_key.items() if a.status == AlertStatus.FIRING and key not in existing]
     if new_firing and incident is None:
+        # The group fired before and its incident was resolved: the new one is a recurrence of the latest.
+        earlier = Incident.objects.filter(dedup_key=dedup_key).exclude(status__in=OPEN_STATUSES).order_by("-id").first()
         incident, created = incident_declare_or_get(
             dedup_key=dedup_key,
+            recurrence_of=earlier,
             title=_title(parsed, new_firing),
             severity=min(severity_for(a.labels) for a in new_firing),
             service=_service_for(parsed, new_firing),

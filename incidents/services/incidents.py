@@ -94,8 +94,12 @@ def incident_declare(
     source: str = IncidentSource.MANUAL,
     dedup_key: str = "",
     declared_at: datetime | None = None,
+    recurrence_of: Incident | None = None,
 ) -> Incident:
-    """Declare an incident under the current policy of its severity; starts the ack clock."""
+    """Declare an incident under the current policy of its severity; starts the ack clock.
+
+    `recurrence_of`: the earlier, resolved incident of the same alert group; linked on both timelines.
+    """
     title = (title or "").strip()
     if not title:
         raise ValidationFailed("An incident needs a title.", fields={"title": ["Required."]})
@@ -113,6 +117,7 @@ def incident_declare(
         chat_url=chat_url,
         source=source,
         dedup_key=dedup_key,
+        recurrence_of=recurrence_of,
         declared_at=now,
         declared_by=declared_by,
         ack_due_at=now + timedelta(minutes=policy["ack_minutes"]),
@@ -122,6 +127,8 @@ def incident_declare(
     incident.full_clean(exclude=["service", "commander", "declared_by"])
     incident.save()
     events.declared(incident, declared_by)
+    if recurrence_of is not None:
+        events.recurrence(incident, earlier=recurrence_of)
     if commander is not None:
         events.role_assigned(incident, declared_by, role=IncidentRole.COMMANDER, before=None, after=commander)
     audit_record(action="incident.declare", obj=incident, changes=diff({}, snapshot(incident)))

@@ -23,7 +23,8 @@ def _channel_form(url, **extra):
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://169.254.169.254/latest/meta-data/"])
-def test_channel_url_on_a_private_address_is_refused_with_a_form_error(admin_client, url):
+def test_channel_url_on_a_private_address_is_refused_with_a_form_error(admin_client, settings, url):
+    settings.ALERT_ALLOW_PRIVATE_URLS = False
     response = admin_client.post(ADD_CHANNEL, _channel_form(url))
     assert response.status_code == 200
     assert "private, loopback or link-local" in response.content.decode()

@@ -12,6 +12,12 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _metrics_need_a_key(settings):
+    # These tests use /metrics as the keyed endpoint: it must not be public whatever the shell says.
+    settings.METRICS_PUBLIC = False
+
+
 def _error(response) -> dict:
     body = response.json()
     assert set(body) == {"error"}

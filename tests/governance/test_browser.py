@@ -4,12 +4,10 @@ import os
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import screenshot_path
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOT = ROOT / "docs" / "screenshots" / "dashboard.png"
 
 
 def test_an_admin_logs_in_and_sees_the_dashboard(live_server, browser, settings):
@@ -36,6 +34,5 @@ def test_an_admin_logs_in_and_sees_the_dashboard(live_server, browser, settings)
     assert "governance.heartbeat" in panel.inner_text()
     assert "database: ok" in panel.inner_text()
     assert "Every scheduled job ran on time." in panel.inner_text()
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshot_path("dashboard.png")), full_page=True)
     page.close()

@@ -1,16 +1,14 @@
 """A commander's night, in a real browser: declare, acknowledge, update, resolve."""
 
-from pathlib import Path
-
 import pytest
 
 from governance.choices import Role
 from incidents.models import Incident
+from tests.conftest import screenshot_path
 from tests.factories import ServiceFactory
 
 from .conftest import person
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "incident.png"
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -62,6 +60,5 @@ def test_commander_declares_acknowledges_updates_and_resolves(live_server, brows
         assert step in timeline
     incident.refresh_from_db()
     assert incident.status == "resolved"
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshot_path("incident.png")), full_page=True)
     context.close()

@@ -204,6 +204,54 @@ def test_a_group_firing_again_after_resolution_opens_a_new_incident(ingest, cata
     assert Incident.objects.count() == 2
 
 
+def test_a_group_firing_again_is_linked_as_a_recurrence_on_both_incidents(ingest, catalog, commander, client):
+    from incidents.models import Postmortem
+    from incidents.services import action_item_create
+
+    deliver(ingest, "firing")
+    first = Incident.objects.get()
+    services.incident_acknowledge(incident=first, actor=commander)
+    services.incident_resolve(incident=first, actor=commander)
+    postmortem = Postmortem.objects.get(incident=first)  # resolving a SEV1 opens its postmortem
+    action_item_create(
+        incident=first,
+        title="Raise the pool size",
+        kind="corrective",
+        due_date=timezone.localdate(),
+        owner=commander,
+        actor=commander,
+    )
+    payload = load("firing")
+    payload["alerts"][0]["startsAt"] = "2026-03-04T10:00:00Z"
+    deliver(ingest, payload)
+
+    second = Incident.objects.exclude(pk=first.pk).get()
+    assert second.recurrence_of == first
+    new_side = second.events.get(kind=EventKind.RECURRENCE)
+    assert new_side.message.startswith(f"Recurrence of {first.reference}")
+    old_side = first.events.get(kind=EventKind.RECURRENCE)
+    assert old_side.message == f"Recurred as {second.reference} — its postmortem's action items did not prevent it"
+
+    reader = api_reader(client, commander)
+    assert reader.get(f"/api/v1/incidents/{second.pk}/").json()["recurrence_of"] == first.reference
+    earlier = reader.get(f"/api/v1/incidents/{first.pk}/").json()
+    assert earlier["recurrence_of"] is None
+    assert earlier["recurrences"] == [second.reference]
+
+    page = reader.get(f"/admin/incidents/postmortem/{postmortem.pk}/change/").content.decode()
+    assert "The action items did not prevent a recurrence" in page
+    assert second.reference in page
+    incident_page = reader.get(f"/admin/incidents/incident/{second.pk}/change/").content.decode()
+    assert (
+        f'Recurrence of <a href="/admin/incidents/incident/{first.pk}/change/">{first.reference}</a>' in incident_page
+    )
+
+
+def api_reader(client, user):
+    client.force_login(user)
+    return client
+
+
 def test_sweeper_processes_payloads_whose_task_was_lost(ingest, catalog):
     post(ingest, load("firing"))
     with time_machine.travel(timezone.now() + dt.timedelta(minutes=2)):
