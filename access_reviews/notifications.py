@@ -1,0 +1,26 @@
+"""The one place access reviews talk to `alerting`."""
+
+from django.conf import settings
+from django.urls import reverse
+
+
+def admin_url(obj) -> str:
+    path = reverse(f"admin:access_reviews_{obj._meta.model_name}_change", args=[obj.pk])
+    return settings.VIGIL_BASE_URL.rstrip("/") + path
+
+
+def send(event_type: str, *, subject: str, key: str, obj, body: str = "", recipients=None, data=None) -> int:
+    """Queue `event_type` (delivered on commit); the same `key` again sends nothing."""
+    from alerting.services import notify
+
+    rows = notify(
+        event_type,
+        subject=subject,
+        idempotency_key=key,
+        body=body,
+        recipients=[r for r in (recipients or []) if r is not None],
+        links=[{"label": f"{obj} in Vigil", "url": admin_url(obj)}],
+        data=data or {},
+        dedup_key=key,
+    )
+    return len(rows or [])

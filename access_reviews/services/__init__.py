@@ -1,0 +1,53 @@
+"""Every write of the access-review app."""
+
+from .campaigns import (
+    ReviewerPicker,
+    campaign_close,
+    campaign_launch,
+    campaign_remind,
+    campaign_sign_off,
+    campaigns_launch_due,
+    campaigns_sweep,
+    item_decide,
+    item_delegate,
+    items_decide,
+    quarter_of,
+    remediation_mark_done,
+    remediations_flag_overdue,
+)
+from .snapshots import (
+    identities_import,
+    orphans_raise,
+    snapshot_diff,
+    snapshot_import,
+    snapshot_import_csv,
+    snapshot_import_failed,
+    snapshot_preview,
+    split_by_system,
+    system_pull,
+)
+
+__all__ = [
+    "ReviewerPicker",
+    "campaign_close",
+    "campaign_launch",
+    "campaign_remind",
+    "campaign_sign_off",
+    "campaigns_launch_due",
+    "campaigns_sweep",
+    "identities_import",
+    "item_decide",
+    "item_delegate",
+    "items_decide",
+    "orphans_raise",
+    "quarter_of",
+    "remediation_mark_done",
+    "remediations_flag_overdue",
+    "snapshot_diff",
+    "snapshot_import",
+    "snapshot_import_csv",
+    "snapshot_import_failed",
+    "snapshot_preview",
+    "split_by_system",
+    "system_pull",
+]
