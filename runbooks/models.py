@@ -37,7 +37,8 @@ class Runbook(TimeStampedModel):
     slug = models.SlugField(max_length=100, unique=True)
     title = models.CharField(max_length=200)
     # PROTECT: a service with runbooks is renamed or its runbooks retired, never silently orphaned.
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="runbooks")
+    # No service: the runbook applies to every service (matched by severity or alert name).
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.PROTECT, related_name="runbooks")
     severities = models.JSONField(default=list, blank=True, help_text='Severities it applies to, e.g. ["SEV1"].')
     alert_names = models.JSONField(default=list, blank=True, help_text="Alertmanager alert names it applies to.")
     # SET_NULL: a team that goes leaves its runbooks for another owner to adopt.

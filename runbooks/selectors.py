@@ -17,14 +17,18 @@ def published_runbooks():
 
 
 def runbooks_for_incident(incident) -> list[Runbook]:
-    """Published runbooks for the incident's service whose severities include its severity (or
-    name none), and published runbooks of any service naming one of the incident's alerts."""
+    """Published runbooks that fit the incident: for its service, with its severity among theirs
+    (or naming none); for every service (no service), with its severity among theirs; and any
+    naming one of the incident's alerts."""
     alert_names = sorted({name for name in incident.alerts.values_list("alertname", flat=True) if name})
     matched = []
     for runbook in published_runbooks().select_related("current_version").order_by("title", "pk"):
-        by_service = runbook.service_id == incident.service_id and (
-            not runbook.severities or incident.severity in runbook.severities
-        )
+        if runbook.service_id is None:
+            by_service = incident.severity in runbook.severities
+        else:
+            by_service = runbook.service_id == incident.service_id and (
+                not runbook.severities or incident.severity in runbook.severities
+            )
         by_alert = bool(set(runbook.alert_names) & set(alert_names))
         if by_service or by_alert:
             matched.append(runbook)

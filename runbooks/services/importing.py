@@ -66,7 +66,7 @@ class RunbookFile:
     path: str
     slug: str
     title: str
-    service: Service
+    service: Service | None
     severities: list
     alert_names: list
     owner: Team | None
@@ -153,7 +153,7 @@ def parse_runbook_file(path: str, raw: bytes) -> RunbookFile:
     unknown = sorted(set(front) - FRONT_MATTER_KEYS)
     if unknown:
         fail(unknown[0], f"unknown front matter key {unknown[0]!r}")
-    for key in ("slug", "title", "service"):
+    for key in ("slug", "title"):
         if not isinstance(front.get(key), str) or not front[key].strip():
             fail(key, f"'{key}' is required (a string)")
     slug = front["slug"].strip()
@@ -161,9 +161,13 @@ def parse_runbook_file(path: str, raw: bytes) -> RunbookFile:
 
     if slugify(slug) != slug or len(slug) > 100:
         fail("slug", f"slug {slug!r} is not a slug (lowercase letters, digits, hyphens)")
-    service = Service.objects.select_related("owner_team").filter(slug=front["service"].strip()).first()
-    if service is None:
-        fail("service", f"unknown service {front['service']!r}")
+    service = None
+    if "service" in front:
+        if not isinstance(front["service"], str) or not front["service"].strip():
+            fail("service", "'service' must be a service slug (leave it out for a runbook for every service)")
+        service = Service.objects.select_related("owner_team").filter(slug=front["service"].strip()).first()
+        if service is None:
+            fail("service", f"unknown service {front['service']!r}")
     lists = {}
     for key in ("severities", "alert_names"):
         value = front.get(key) or []
@@ -230,7 +234,7 @@ def _metadata(parsed: RunbookFile) -> dict:
         "service": parsed.service,
         "severities": sorted(set(parsed.severities)),
         "alert_names": sorted(set(parsed.alert_names)),
-        "owner_team": parsed.owner or parsed.service.owner_team,
+        "owner_team": parsed.owner or (parsed.service.owner_team if parsed.service else None),
         "review_interval_days": parsed.review_interval_days,
         "cadence": parsed.cadence,
         "cadence_timezone": parsed.cadence_timezone,
@@ -304,13 +308,11 @@ def runbooks_import(*, path: Path, publish: bool = True, actor=None, display_roo
 
 
 def runbook_front_matter(runbook: Runbook) -> dict:
-    front = {
-        "slug": runbook.slug,
-        "title": runbook.title,
-        "service": runbook.service.slug,
-        "severities": list(runbook.severities),
-        "alert_names": list(runbook.alert_names),
-    }
+    front = {"slug": runbook.slug, "title": runbook.title}
+    if runbook.service_id:
+        front["service"] = runbook.service.slug
+    front["severities"] = list(runbook.severities)
+    front["alert_names"] = list(runbook.alert_names)
     if runbook.owner_team_id:
         front["owner"] = runbook.owner_team.slug
     front["review_interval_days"] = runbook.review_interval_days

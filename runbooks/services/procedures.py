@@ -202,7 +202,7 @@ def procedure_flag_overdue(*, execution: RunbookExecution, now: datetime | None 
         f"({int(late.total_seconds() // 60)} min ago) and is not completed."
     )
     links = [{"label": "Run the procedure in Vigil", "url": execution_url(execution)}]
-    data = {"runbook": runbook.slug, "execution": execution.pk, "due_at": execution.due_at, "overdue": True}
+    data = {"runbook": runbook.slug, "execution": execution.pk, "due_at": execution.due_at.isoformat(), "overdue": True}
     _notify(
         "procedure.due",
         key=f"procedure:{execution.pk}:overdue",
