@@ -3,6 +3,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.urls import path, reverse
@@ -12,7 +13,7 @@ from django_object_actions import DjangoObjectActions, action
 
 from alerting.fields import mask
 from governance.admin_base import ReadOnlyAdmin, VigilModelAdmin
-from governance.audit import audit_record
+from governance.audit import audit_record, diff, snapshot
 from governance.errors import VigilError
 
 from .. import evidence, selectors, services
@@ -91,6 +92,12 @@ class SystemForm(forms.ModelForm):
         return value if value else (self.instance.connector_secret if self.instance.pk else "")
 
 
+def _masked(system: System) -> dict:
+    values = snapshot(system)
+    values["connector_secret"] = mask(system.connector_secret) if system.connector_secret else ""
+    return values
+
+
 @admin.register(System)
 class SystemAdmin(DjangoObjectActions, UploadMixin, VigilModelAdmin):
     form = SystemForm
@@ -104,6 +111,24 @@ class SystemAdmin(DjangoObjectActions, UploadMixin, VigilModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner").annotate(n_grants=Count("grants"))
+
+    def save_model(self, request, obj, form, change):
+        # The house audit would record the secret in clear: record a masked value instead.
+        with transaction.atomic():
+            before = _masked(System.objects.get(pk=obj.pk)) if change else {}
+            obj.save()
+            changes = diff(before, _masked(obj))
+            if changes:
+                audit_record(action="update" if change else "create", obj=obj, changes=changes)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            audit_record(action="delete", obj=obj, changes=diff(_masked(obj), {}))
+            obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
 
     @admin.display(description="grants", ordering="n_grants")
     def grant_count(self, obj):

@@ -12,7 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Q
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -157,6 +157,10 @@ class ReviewItemAdmin(VigilModelAdmin):
     def can_decide(self, request) -> bool:
         return request.user.has_perm("access_reviews.decide_reviewitem")
 
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Another reviewer's item is not "deleted, perhaps": it does not exist for this person.
+        raise Http404("No such review item among yours.")
+
     # --- columns ----------------------------------------------------------------------------
     @admin.display(description="person", ordering="identity__name")
     def person(self, obj):
@@ -216,7 +220,9 @@ class ReviewItemAdmin(VigilModelAdmin):
     # --- one item: decide or delegate -------------------------------------------------------
     def change_view(self, request, object_id, form_url="", extra_context=None):
         obj = self.get_object(request, object_id)  # scoped: another reviewer's item is None → 404 below
-        if obj is None or not self.has_view_permission(request, obj):
+        if obj is None:
+            raise Http404("No such review item among yours.")
+        if not self.has_view_permission(request, obj):
             return super().change_view(request, object_id, form_url, extra_context)
         own = obj.reviewer_id == request.user.pk and self.can_decide(request)
         open_campaign = obj.campaign.status == CampaignStatus.ACTIVE
