@@ -1,30 +1,25 @@
-"""The runbooks that ship with Vigil (runbooks/starter/*.md), loaded idempotently."""
+"""The runbooks that ship with Vigil (runbooks/starter/*.md), loaded idempotently.
+
+They name no service (they are about Vigil and the organisation's routines, not one product
+service), so they load on a fresh install with an empty catalog; `owner_team` gives the
+service-less ones an owner (whose on-call primary runs the scheduled procedures).
+"""
 
 from pathlib import Path
 
-from governance.models import Service, Team
-from governance.services import service_create
+from governance.models import Team
 
+from .models import Runbook
+from .services import runbook_update
 from .services.importing import ImportReport, runbooks_import
 
 STARTER_DIR = Path(__file__).resolve().parent / "starter"
-VIGIL_SERVICE = "vigil"
 
 
-def ensure_vigil_service(*, owner_team: Team | None = None) -> Service:
-    """Vigil's own entry in the catalog: the starter procedures and restores are about it."""
-    service = Service.objects.filter(slug=VIGIL_SERVICE).first()
-    if service is None:
-        service = service_create(
-            slug=VIGIL_SERVICE,
-            name="Vigil",
-            tier=1,
-            owner_team=owner_team,
-            description="Vigil itself: incidents, backups, access reviews and runbooks.",
-        )
-    return service
-
-
-def load_starter_runbooks(*, owner_team: Team | None = None) -> ImportReport:
-    ensure_vigil_service(owner_team=owner_team)
-    return runbooks_import(path=STARTER_DIR, publish=True, display_root=STARTER_DIR.parent)
+def load_starter_runbooks(*, owner_team: Team | None = None, actor=None) -> ImportReport:
+    report = runbooks_import(path=STARTER_DIR, publish=True, actor=actor, display_root=STARTER_DIR.parent)
+    if owner_team is not None:
+        slugs = [line.slug for line in report.lines if line.slug]
+        for runbook in Runbook.objects.filter(owner_team__isnull=True, slug__in=slugs):
+            runbook_update(runbook=runbook, owner_team=owner_team, actor=actor)
+    return report

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from runbooks.models import Runbook, RunbookVersion
-from runbooks.starter import STARTER_DIR, ensure_vigil_service
+from runbooks.starter import STARTER_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,6 @@ Expected: OK
 
 @pytest.fixture
 def starter_copy(tmp_path):
-    ensure_vigil_service()
     folder = tmp_path / "runbooks"
     shutil.copytree(STARTER_DIR, folder)
     return folder
