@@ -2,6 +2,8 @@ import datetime as dt
 
 from rest_framework import serializers
 
+from governance.api.serializers import ErrorSerializer  # noqa: F401  (the one error format, shared by every app)
+
 from ..choices import Decision
 from ..models import Campaign, ReviewItem
 
@@ -9,15 +11,6 @@ from ..models import Campaign, ReviewItem
 class UTCDateTimeField(serializers.DateTimeField):
     def to_representation(self, value):
         return None if value is None else super().to_representation(value.astimezone(dt.UTC))
-
-
-class ErrorSerializer(serializers.Serializer):
-    class Body(serializers.Serializer):
-        code = serializers.CharField()
-        message = serializers.CharField()
-        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-    error = Body()
 
 
 class GrantInSerializer(serializers.Serializer):
