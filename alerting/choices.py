@@ -25,6 +25,8 @@ class EventType(models.TextChoices):
     NOTIFICATION_DEAD_LETTER = "notification.dead_letter"
     JOB_STALE = "job.stale"
     AUDIT_CHAIN_BROKEN = "audit.chain_broken"
+    CHANGE_SUSPECT = "change.suspect"
+    CHANGE_APPROVAL_DUE = "change.approval_due"
     # Vigil's own addition: the admin's "send test" (never routed).
     CHANNEL_TEST = "channel.test"
 

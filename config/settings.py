@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "runbooks",
     "backups",
     "access_reviews",
+    "changes",
 ]
 
 MIDDLEWARE = [

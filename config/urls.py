@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("runbooks.api.urls")),
     path("", include("backups.api.urls")),
     path("", include("access_reviews.api.urls")),
+    path("", include("changes.api.urls")),
 ]
 
 urlpatterns = [

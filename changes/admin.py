@@ -1,0 +1,650 @@
+"""The change manager's console: changes with lifecycle buttons, freeze windows and exceptions,
+the change calendar, deployments and gate decisions (read-only)."""
+
+from datetime import date, timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Prefetch
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django_object_actions import DjangoObjectActions, action
+
+from governance.admin_base import EstimatedCountPaginator, ReadOnlyAdmin, VigilModelAdmin
+from governance.errors import VigilError
+from governance.models import Service
+
+from . import services
+from .calendar import all_service_slugs, calendar_rows
+from .choices import WEEKDAYS, ChangeKind, ChangeStatus, ExceptionStatus, FreezeRecurrence
+from .models import (
+    REFERENCE_PREFIX,
+    Change,
+    ChangeCalendarFeed,
+    Deployment,
+    FreezeException,
+    FreezeWindow,
+    GateDecision,
+    SuspectedCause,
+)
+from .services.changes import EDITABLE
+
+TIMELINE_LIMIT = 300
+
+
+def _run(modeladmin, request, success: str, call) -> bool:
+    try:
+        call()
+    except VigilError as exc:
+        modeladmin.message_user(request, exc.message, messages.ERROR)
+        return False
+    modeladmin.message_user(request, success, messages.SUCCESS)
+    return True
+
+
+class ChangeForm(forms.ModelForm):
+    pull_request_url = forms.URLField(max_length=500, required=False, assume_scheme="https", label="Pull request")
+    pipeline_url = forms.URLField(max_length=500, required=False, assume_scheme="https", label="Pipeline run")
+
+    class Meta:
+        model = Change
+        fields = [
+            "title",
+            "kind",
+            "risk",
+            "services",
+            "description",
+            "planned_start",
+            "planned_end",
+            "implementer",
+            "approvers",
+            "rollback_plan",
+            "pull_request_url",
+            "pipeline_url",
+            "release_tag",
+            "migration_hash",
+        ]
+
+
+@admin.register(Change)
+class ChangeAdmin(DjangoObjectActions, VigilModelAdmin):
+    evidence_like = True
+    form = ChangeForm
+    list_display = [
+        "reference_display",
+        "title",
+        "kind",
+        "risk",
+        "status",
+        "services_display",
+        "implementer",
+        "planned_start",
+        "approved_at",
+    ]
+    list_display_links = ["reference_display", "title"]
+    list_filter = ["status", "kind", "risk", "services"]
+    list_select_related = ["implementer"]
+    search_fields = ["title", "release_tag"]
+    ordering = ["-created_at", "-id"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    autocomplete_fields = ["implementer", "approvers", "services"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    change_actions = ["submit", "approve", "start", "complete", "fail", "roll_back", "return_to_draft", "cancel"]
+    readonly_fields = [
+        "reference_display",
+        "status",
+        "kind",
+        "submitted_at",
+        "approved_at",
+        "approved_by",
+        "approval_due_at",
+        "actual_start",
+        "actual_end",
+        "deployments_panel",
+        "timeline",
+    ]
+
+    def get_queryset(self, request):
+        # Services are prefetched: one extra query per page, whatever its size.
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("services", queryset=Service.objects.only("pk", "slug").order_by("slug")))
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().upper()
+        if term.startswith(REFERENCE_PREFIX) and term[len(REFERENCE_PREFIX) :].isdigit():
+            return queryset.filter(pk=int(term[len(REFERENCE_PREFIX) :])), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="reference", ordering="id")
+    def reference_display(self, obj):
+        return obj.reference
+
+    @admin.display(description="services")
+    def services_display(self, obj):
+        return ", ".join(s.slug for s in obj.services.all())
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ChangeForm.Meta.fields})]
+        return [
+            (None, {"fields": ["reference_display", "status", "kind", "title", "risk", "services", "description"]}),
+            ("Window and people", {"fields": ["planned_start", "planned_end", "implementer", "approvers"]}),
+            (
+                "Rollback and links",
+                {"fields": ["rollback_plan", "pull_request_url", "pipeline_url", "release_tag", "migration_hash"]},
+            ),
+            (
+                "Lifecycle",
+                {
+                    "fields": [
+                        "submitted_at",
+                        "approved_at",
+                        "approved_by",
+                        "approval_due_at",
+                        "actual_start",
+                        "actual_end",
+                    ]
+                },
+            ),
+            ("Deployments", {"fields": ["deployments_panel"]}),
+            ("Timeline (newest first)", {"fields": ["timeline"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        if obj.status not in (ChangeStatus.DRAFT, ChangeStatus.SUBMITTED):
+            return [*self.readonly_fields, "planned_start", "planned_end", "implementer", "services"]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if not change:
+                created = services.change_create(
+                    title=data["title"],
+                    services=list(data["services"]),
+                    kind=data["kind"],
+                    risk=data["risk"],
+                    description=data.get("description", ""),
+                    planned_start=data.get("planned_start"),
+                    planned_end=data.get("planned_end"),
+                    implementer=data.get("implementer"),
+                    approvers=list(data.get("approvers") or []),
+                    rollback_plan=data.get("rollback_plan", ""),
+                    pull_request_url=data.get("pull_request_url", ""),
+                    pipeline_url=data.get("pipeline_url", ""),
+                    release_tag=data.get("release_tag", ""),
+                    migration_hash=data.get("migration_hash", ""),
+                    created_by=request.user,
+                )
+                obj.pk = obj.id = created.pk
+                return
+            fields = {name: data[name] for name in form.changed_data if name in EDITABLE}
+            services.change_update(
+                change=obj.pk,
+                actor=request.user,
+                approvers=list(data["approvers"]) if "approvers" in form.changed_data else None,
+                services=list(data["services"]) if "services" in form.changed_data else None,
+                **fields,
+            )
+        except VigilError as exc:
+            messages.error(request, exc.message)
+
+    def save_related(self, request, form, formsets, change):
+        pass  # services and approvers are written by the services above
+
+    # --- buttons ----------------------------------------------------------------------------------
+    def get_change_actions(self, request, object_id, form_url):
+        change = Change.objects.filter(pk=object_id).first()
+        if change is None:
+            return []
+        user = request.user
+        can_change = user.has_perm("changes.change_change")
+        status = change.status
+        own = user.pk in (change.implementer_id, change.created_by_id)
+        allowed = {
+            "submit": can_change and status == ChangeStatus.DRAFT,
+            "approve": user.has_perm("changes.approve_change")
+            and not own
+            and change.approved_at is None
+            and (status == ChangeStatus.SUBMITTED or (change.kind == ChangeKind.EMERGENCY and status != "cancelled")),
+            "start": can_change
+            and (status == ChangeStatus.APPROVED or (status == ChangeStatus.SUBMITTED and change.kind == "emergency")),
+            "complete": can_change and status == ChangeStatus.IN_PROGRESS,
+            "fail": can_change and status == ChangeStatus.IN_PROGRESS,
+            "roll_back": can_change and status == ChangeStatus.IN_PROGRESS,
+            "return_to_draft": user.has_perm("changes.approve_change") and status == ChangeStatus.SUBMITTED,
+            "cancel": can_change and status in (ChangeStatus.DRAFT, ChangeStatus.SUBMITTED, ChangeStatus.APPROVED),
+        }
+        return [name for name in self.change_actions if allowed[name]]
+
+    def _require(self, request, perm):
+        if not request.user.has_perm(perm):
+            raise PermissionDenied
+
+    @action(label="Submit", description="Submit for approval", methods=("POST",), button_type="form")
+    def submit(self, request, obj):
+        self._require(request, "changes.change_change")
+        _run(
+            self,
+            request,
+            f"{obj.reference} submitted.",
+            lambda: services.change_submit(change=obj.pk, actor=request.user),
+        )
+
+    @action(label="Approve", description="Approve (never your own change)", methods=("POST",), button_type="form")
+    def approve(self, request, obj):
+        self._require(request, "changes.approve_change")
+        _run(
+            self,
+            request,
+            f"{obj.reference} approved.",
+            lambda: services.change_approve(change=obj.pk, actor=request.user),
+        )
+
+    @action(label="Start", description="Implementation has begun", methods=("POST",), button_type="form")
+    def start(self, request, obj):
+        self._require(request, "changes.change_change")
+        _run(
+            self,
+            request,
+            f"{obj.reference} in progress.",
+            lambda: services.change_start(change=obj.pk, actor=request.user),
+        )
+
+    def _finish(self, request, obj, outcome, label):
+        self._require(request, "changes.change_change")
+        _run(
+            self,
+            request,
+            f"{obj.reference} {label}.",
+            lambda: services.change_finish(change=obj.pk, outcome=outcome, actor=request.user),
+        )
+
+    @action(label="Complete", description="Done, as planned", methods=("POST",), button_type="form")
+    def complete(self, request, obj):
+        self._finish(request, obj, ChangeStatus.COMPLETED, "completed")
+
+    @action(label="Failed", description="The change failed", methods=("POST",), button_type="form")
+    def fail(self, request, obj):
+        self._finish(request, obj, ChangeStatus.FAILED, "failed")
+
+    @action(label="Rolled back", description="The change was rolled back", methods=("POST",), button_type="form")
+    def roll_back(self, request, obj):
+        self._finish(request, obj, ChangeStatus.ROLLED_BACK, "rolled back")
+
+    @action(label="Return to draft", description="Send back to the requester", methods=("POST",), button_type="form")
+    def return_to_draft(self, request, obj):
+        self._require(request, "changes.approve_change")
+        _run(
+            self,
+            request,
+            f"{obj.reference} returned to draft.",
+            lambda: services.change_return_to_draft(change=obj.pk, actor=request.user),
+        )
+
+    @action(label="Cancel", description="Cancel the change", methods=("POST",), button_type="form")
+    def cancel(self, request, obj):
+        self._require(request, "changes.change_change")
+        _run(
+            self,
+            request,
+            f"{obj.reference} cancelled.",
+            lambda: services.change_cancel(change=obj.pk, actor=request.user),
+        )
+
+    # --- panels ---------------------------------------------------------------------------------------
+    @admin.display(description="deployments")
+    def deployments_panel(self, obj):
+        rows = obj.deployments.select_related("service", "suspect_incident").order_by("-started_at", "-id")[:100]
+        if not rows:
+            return "No deployments reported for this change."
+        return format_html(
+            '<table class="vigil-table"><thead><tr><th>Started</th><th>Service</th><th>Version</th><th>Environment</th>'
+            "<th>Status</th><th>Flags</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        timezone.localtime(d.started_at).strftime("%Y-%m-%d %H:%M"),
+                        d.service.slug,
+                        d.version,
+                        d.environment,
+                        d.status,
+                        ", ".join(
+                            f
+                            for f in (
+                                "in freeze" if d.in_freeze else "",
+                                f"suspect ({d.suspect_incident.reference})" if d.suspect_incident else "",
+                            )
+                            if f
+                        )
+                        or "—",
+                    )
+                    for d in rows
+                ),
+            ),
+        )
+
+    @admin.display(description="timeline")
+    def timeline(self, obj):
+        events = obj.events.order_by("-occurred_at", "-id")[:TIMELINE_LIMIT]
+        return format_html(
+            '<table class="vigil-table" id="change-timeline"><thead><tr><th>When</th><th>What</th><th>Who</th>'
+            "<th>Detail</th></tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        timezone.localtime(e.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
+                        e.get_kind_display(),
+                        e.actor_label,
+                        e.message,
+                    )
+                    for e in events
+                ),
+            ),
+        )
+
+    # --- extra pages: the calendar and the incident page's "suspected cause" button ----------------------
+    def get_urls(self):
+        extra = [
+            path("calendar/", self.admin_site.admin_view(self.calendar_view), name="changes_change_calendar"),
+            path(
+                "<int:change_id>/cause-of/<int:incident_id>/",
+                self.admin_site.admin_view(self.link_cause_view),
+                name="changes_change_link_cause",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def calendar_view(self, request):
+        if not self.has_view_permission(request) and not request.user.has_perm("changes.view_freezewindow"):
+            raise PermissionDenied
+        today = timezone.localdate()
+        try:
+            start = date.fromisoformat(request.GET["week"]) if request.GET.get("week") else today
+        except ValueError:
+            start = today
+        slug = request.GET.get("service") or ""
+        selected = list(Service.objects.filter(slug=slug)) if slug else None
+        days, rows = calendar_rows(start, 7, selected)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Change calendar",
+            "days": days,
+            "rows": rows,
+            "today": today,
+            "start": start,
+            "previous": (start - timedelta(days=7)).isoformat(),
+            "next": (start + timedelta(days=7)).isoformat(),
+            "service": slug,
+            "services": all_service_slugs(),
+            "feeds_url": reverse("admin:changes_changecalendarfeed_changelist"),
+        }
+        return TemplateResponse(request, "changes/admin/calendar.html", context)
+
+    def link_cause_view(self, request, change_id: int, incident_id: int):
+        from incidents.models import Incident
+
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not request.user.has_perm("changes.add_suspectedcause"):
+            raise PermissionDenied
+        change = get_object_or_404(Change, pk=change_id)
+        incident = get_object_or_404(Incident, pk=incident_id)
+        deployment = None
+        if request.GET.get("deployment", "").isdigit():
+            deployment = get_object_or_404(Deployment, pk=int(request.GET["deployment"]), change=change)
+        _run(
+            self,
+            request,
+            f"{change.reference} recorded as the suspected cause of {incident.reference}.",
+            lambda: services.suspected_cause_link(
+                incident=incident, change=change, deployment=deployment, actor=request.user
+            ),
+        )
+        return HttpResponseRedirect(
+            reverse("admin:incidents_incident_change", args=[incident.pk]) + "#panel-changes.what_changed"
+        )
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(ReadOnlyAdmin):
+    list_display = [
+        "started_at",
+        "service",
+        "version",
+        "environment",
+        "status",
+        "change_link",
+        "in_freeze",
+        "suspect_incident",
+    ]
+    list_filter = ["status", "environment", "in_freeze", "service"]
+    list_select_related = ["service", "change", "suspect_incident"]
+    search_fields = ["version"]
+    ordering = ["-started_at", "-id"]
+
+    @admin.display(description="change")
+    def change_link(self, obj):
+        return format_html(
+            '<a href="{}">CHG-{}</a>', reverse("admin:changes_change_change", args=[obj.change_id]), obj.change_id
+        )
+
+
+@admin.register(SuspectedCause)
+class SuspectedCauseAdmin(ReadOnlyAdmin):
+    list_display = ["incident", "change", "deployment", "linked_by", "linked_at"]
+    list_select_related = ["incident", "change", "deployment", "deployment__service", "linked_by"]
+    ordering = ["-linked_at", "-id"]
+
+
+class FreezeWindowForm(forms.ModelForm):
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=list(enumerate(WEEKDAYS)),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Weekly windows: the days.",
+    )
+
+    class Meta:
+        model = FreezeWindow
+        fields = [
+            "name",
+            "reason",
+            "recurrence",
+            "starts_at",
+            "ends_at",
+            "weekdays",
+            "start_time",
+            "end_time",
+            "cron",
+            "duration_minutes",
+            "time_zone",
+            "all_services",
+            "services",
+            "environments",
+            "active",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("all_services") and not data.get("services"):
+            self.add_error("services", "Choose services, or tick “all services”.")
+        return data
+
+
+@admin.register(FreezeWindow)
+class FreezeWindowAdmin(VigilModelAdmin):
+    form = FreezeWindowForm
+    list_display = ["name", "recurrence", "schedule", "scope", "environments", "active"]
+    list_filter = ["active", "recurrence", "all_services"]
+    search_fields = ["name", "reason"]
+    ordering = ["name", "id"]
+    autocomplete_fields = ["services"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("services")
+
+    @admin.display(description="when")
+    def schedule(self, obj):
+        if obj.recurrence == FreezeRecurrence.ONCE:
+            return (
+                f"{timezone.localtime(obj.starts_at):%Y-%m-%d %H:%M} – {timezone.localtime(obj.ends_at):%Y-%m-%d %H:%M}"
+            )
+        if obj.recurrence == FreezeRecurrence.WEEKLY:
+            days = ", ".join(WEEKDAYS[d] for d in obj.weekdays or [])
+            return f"{days} {obj.start_time:%H:%M}–{obj.end_time:%H:%M} {obj.time_zone}"
+        return f"{obj.cron} for {obj.duration_minutes} min ({obj.time_zone})"
+
+    @admin.display(description="services")
+    def scope(self, obj):
+        return "all" if obj.all_services else ", ".join(s.slug for s in obj.services.all())
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(FreezeException)
+class FreezeExceptionAdmin(DjangoObjectActions, VigilModelAdmin):
+    evidence_like = True
+    list_display = ["window", "change", "service", "valid_from", "valid_until", "status", "requested_by", "decided_by"]
+    list_filter = ["status", "window"]
+    list_select_related = ["window", "change", "service", "requested_by", "decided_by"]
+    search_fields = ["reason", "window__name"]
+    ordering = ["-valid_from", "-id"]
+    autocomplete_fields = ["change", "service"]
+    fields = [
+        "window",
+        "change",
+        "service",
+        "reason",
+        "valid_from",
+        "valid_until",
+        "status",
+        "requested_by",
+        "decided_by",
+        "decided_at",
+    ]
+    readonly_fields = ["status", "requested_by", "decided_by", "decided_at"]
+    change_actions = ["approve", "reject"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return self.fields  # a decided (or requested) exception is not edited, only decided
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            created = services.freeze_exception_request(
+                window=data["window"],
+                reason=data["reason"],
+                valid_from=data["valid_from"],
+                valid_until=data["valid_until"],
+                change=data.get("change"),
+                service=data.get("service"),
+                requested_by=request.user,
+            )
+        except VigilError as exc:
+            messages.error(request, exc.message)
+            return
+        obj.pk = obj.id = created.pk
+
+    def get_change_actions(self, request, object_id, form_url):
+        exception = FreezeException.objects.filter(pk=object_id).first()
+        if (
+            exception is None
+            or exception.status != ExceptionStatus.REQUESTED
+            or not request.user.has_perm("changes.approve_freezeexception")
+            or exception.requested_by_id == request.user.pk
+        ):
+            return []
+        return self.change_actions
+
+    @action(label="Approve", description="Allow changes during the freeze", methods=("POST",), button_type="form")
+    def approve(self, request, obj):
+        _run(
+            self,
+            request,
+            "Freeze exception approved.",
+            lambda: services.freeze_exception_decide(exception=obj.pk, approve=True, actor=request.user),
+        )
+
+    @action(label="Reject", description="Keep the freeze", methods=("POST",), button_type="form")
+    def reject(self, request, obj):
+        _run(
+            self,
+            request,
+            "Freeze exception rejected.",
+            lambda: services.freeze_exception_decide(exception=obj.pk, approve=False, actor=request.user),
+        )
+
+
+@admin.register(GateDecision)
+class GateDecisionAdmin(ReadOnlyAdmin):
+    list_display = ["asked_at", "service", "environment", "version", "allowed", "reason_codes", "actor_label"]
+    list_filter = ["allowed", "environment", "service"]
+    list_select_related = ["service"]
+    search_fields = ["version"]
+    ordering = ["-asked_at", "-id"]
+
+    @admin.display(description="reasons")
+    def reason_codes(self, obj):
+        return ", ".join(r.get("code", "?") for r in obj.reasons) or "—"
+
+
+def feed_url(feed: ChangeCalendarFeed) -> str:
+    return settings.VIGIL_BASE_URL.rstrip("/") + reverse("changes:calendar", args=[feed.token])
+
+
+@admin.register(ChangeCalendarFeed)
+class ChangeCalendarFeedAdmin(VigilModelAdmin):
+    list_display = ["name", "created_by", "created_at"]
+    list_select_related = ["created_by"]
+    search_fields = ["name"]
+    fields = ["name", "services", "private_url"]
+    readonly_fields = ["private_url"]
+    autocomplete_fields = ["services"]
+    actions = ["rotate_token"]
+
+    def get_fields(self, request, obj=None):
+        # The URL is a credential: only people who may change the feed see it.
+        fields = super().get_fields(request, obj)
+        return fields if self.has_change_permission(request, obj) else [f for f in fields if f != "private_url"]
+
+    @admin.display(description="private URL")
+    def private_url(self, obj):
+        if obj.pk is None:
+            return "Saved feeds get a private URL."
+        return format_html('<a href="{0}">{0}</a>', feed_url(obj))
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Rotate the private URL (the old one stops working)", permissions=["change"])
+    def rotate_token(self, request, queryset):
+        for feed in queryset:
+            services.calendar_feed_rotate_token(feed=feed)
+        messages.success(request, f"{queryset.count()} feed URL(s) replaced.")

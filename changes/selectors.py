@@ -1,0 +1,191 @@
+"""Non-trivial reads of the changes app."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from governance.models import Service
+from incidents.choices import OPEN_STATUSES
+
+from .choices import TERMINAL_STATUSES, ChangeKind, ExceptionStatus, FreezeRecurrence
+from .freeze import active_occurrence, occurrences
+from .models import Change, Deployment, FreezeException, FreezeWindow
+
+WHAT_CHANGED_BEFORE = timedelta(hours=24)
+PANEL_LIMIT = 50
+
+
+def freeze_windows_for(*, service: Service | None = None, at: datetime | None = None) -> QuerySet[FreezeWindow]:
+    """Active windows that apply to `service` (all windows when None); one-off windows already over are left out."""
+    qs = FreezeWindow.objects.filter(active=True)
+    if service is not None:
+        qs = qs.filter(Q(all_services=True) | Q(services=service)).distinct()
+    if at is not None:
+        qs = qs.filter(~Q(recurrence=FreezeRecurrence.ONCE) | Q(ends_at__gt=at))
+    return qs.order_by("name", "pk")
+
+
+def active_freezes(
+    *, service: Service, environment: str, at: datetime
+) -> list[tuple[FreezeWindow, datetime, datetime]]:
+    """(window, start, end) for each window in force for this service and environment at `at`."""
+    result = []
+    for window in freeze_windows_for(service=service, at=at):
+        if not window.covers_environment(environment):
+            continue
+        occurrence = active_occurrence(window, at)
+        if occurrence:
+            result.append((window, *occurrence))
+    return result
+
+
+def approved_exception(
+    *, window: FreezeWindow, service: Service, at: datetime, change: Change | None = None
+) -> FreezeException | None:
+    qs = FreezeException.objects.filter(
+        window=window, status=ExceptionStatus.APPROVED, valid_from__lte=at, valid_until__gt=at
+    ).filter(Q(service__isnull=True) | Q(service=service))
+    if change is not None:
+        qs = qs.filter(Q(change__isnull=True) | Q(change=change))
+    return qs.order_by("-valid_until").first()
+
+
+def freeze_conflicts(*, change: Change) -> list[tuple[FreezeWindow, datetime, datetime]]:
+    """Freeze occurrences the change's planned window overlaps without an approved exception for it."""
+    if not change.planned_start:
+        return []
+    end = change.planned_end or change.planned_start + timedelta(minutes=1)
+    services = list(change.services.all())
+    windows = (
+        FreezeWindow.objects.filter(active=True).filter(Q(all_services=True) | Q(services__in=services)).distinct()
+    )
+    excepted = set(
+        FreezeException.objects.filter(change=change, status=ExceptionStatus.APPROVED).values_list(
+            "window_id", flat=True
+        )
+    )
+    conflicts = []
+    for window in windows:
+        if window.pk in excepted:
+            continue
+        for start, stop in occurrences(window, change.planned_start, end):
+            conflicts.append((window, start, stop))
+            break
+    return conflicts
+
+
+def change_for_release(*, service: Service, version: str) -> Change | None:
+    """The newest open normal or emergency change of this service that names this release."""
+    return (
+        Change.objects.filter(services=service, release_tag=version)
+        .exclude(status__in=TERMINAL_STATUSES)
+        .exclude(kind=ChangeKind.STANDARD)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def open_severe_incidents(*, service: Service):
+    from incidents.models import Incident
+
+    return Incident.objects.filter(service=service, status__in=OPEN_STATUSES, severity__in=["SEV1", "SEV2"]).order_by(
+        "-declared_at", "-id"
+    )
+
+
+def what_changed(*, incident, before: timedelta = WHAT_CHANGED_BEFORE) -> dict:
+    """Deployments and changes of the incident's service in the `before` hours before its declaration."""
+    since = incident.declared_at - before
+    deployments = list(
+        Deployment.objects.filter(
+            service_id=incident.service_id, started_at__gte=since, started_at__lte=incident.declared_at
+        )
+        .select_related("change", "change__implementer", "service")
+        .order_by("-started_at", "-id")[:PANEL_LIMIT]
+    )
+    changes = list(
+        Change.objects.filter(services=incident.service_id)
+        .filter(
+            Q(actual_start__gte=since, actual_start__lte=incident.declared_at)
+            | Q(actual_start__isnull=True, planned_start__gte=since, planned_start__lte=incident.declared_at)
+        )
+        .exclude(kind=ChangeKind.STANDARD, deployments__isnull=False)
+        .select_related("implementer")
+        .distinct()
+        .order_by("-planned_start", "-id")[:PANEL_LIMIT]
+    )
+    return {"deployments": deployments, "changes": changes}
+
+
+def changes_with_related() -> QuerySet[Change]:
+    return Change.objects.select_related("implementer", "approved_by").prefetch_related(
+        Prefetch("services", queryset=Service.objects.only("pk", "slug", "name").order_by("slug"))
+    )
+
+
+def delivery_metrics(*, by: str, since: datetime, until: datetime | None = None) -> list[dict]:
+    """Deployment frequency, lead time (submitted → deployed), change failure rate and time to restore,
+    grouped by "month" or "service", computed from the records (two queries)."""
+    from django.db.models import Exists, OuterRef
+
+    from incidents.models import Incident
+
+    from .models import SuspectedCause
+
+    if by not in ("month", "service"):
+        raise ValueError("by is month or service")
+    until = until or timezone_now()
+    linked = SuspectedCause.objects.filter(deployment=OuterRef("pk"))
+    rows = (
+        Deployment.objects.filter(started_at__gte=since, started_at__lt=until)
+        .annotate(failed_change=Exists(linked))
+        .values("service__slug", "started_at", "finished_at", "status", "change__submitted_at", "failed_change")
+    )
+    groups: dict = {}
+
+    def key_of(slug, when):
+        return when.date().replace(day=1) if by == "month" else slug
+
+    for row in rows:
+        group = groups.setdefault(
+            key_of(row["service__slug"], row["started_at"]), {"deployments": 0, "failed": 0, "lead": [], "restore": []}
+        )
+        group["deployments"] += 1
+        group["failed"] += int(row["failed_change"])
+        if row["status"] == "succeeded" and row["change__submitted_at"] and row["finished_at"]:
+            group["lead"].append(max((row["finished_at"] - row["change__submitted_at"]).total_seconds(), 0))
+    incidents = Incident.objects.filter(
+        declared_at__gte=since, declared_at__lt=until, resolved_at__isnull=False
+    ).values("service__slug", "declared_at", "resolved_at")
+    for row in incidents:
+        group = groups.setdefault(
+            key_of(row["service__slug"], row["declared_at"]), {"deployments": 0, "failed": 0, "lead": [], "restore": []}
+        )
+        group["restore"].append((row["resolved_at"] - row["declared_at"]).total_seconds())
+    if by == "month":
+        month = since.date().replace(day=1)
+        last = until.date().replace(day=1)
+        while month <= last:
+            groups.setdefault(month, {"deployments": 0, "failed": 0, "lead": [], "restore": []})
+            month = (month + timedelta(days=32)).replace(day=1)
+    result = []
+    for key in sorted(groups, key=lambda k: (k is None, k)):
+        group = groups[key]
+        count = group["deployments"]
+        result.append(
+            {
+                "key": key,
+                "deployments": count,
+                "failed_deployments": group["failed"],
+                "change_failure_rate": group["failed"] / count if count else None,
+                "lead_time_seconds": sum(group["lead"]) / len(group["lead"]) if group["lead"] else None,
+                "time_to_restore_seconds": sum(group["restore"]) / len(group["restore"]) if group["restore"] else None,
+            }
+        )
+    return result
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()

@@ -1,0 +1,185 @@
+"""The release gate: asks every registered gate check and records the decision.
+
+Checks are `governance.registries.gate_checks` entries called as
+`check(service, environment, version, now)`; changes registers freeze_window,
+not_approved, open_incident and ack_breach; backups and SLOs add theirs.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from governance.audit import current_context
+from governance.models import Service
+from governance.registries import GateCheck, GateReason, gate_checks
+
+from ..choices import ChangeKind, ChangeStatus
+from ..models import Change, GateDecision
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    allowed: bool
+    reasons: list[dict]
+    decision: GateDecision
+    change: Change | None
+
+
+def reason_dict(reason: GateReason) -> dict:
+    return {**reason.details, "code": reason.code, "message": reason.message}
+
+
+# --- the checks changes owns ---------------------------------------------------------------------
+
+
+def check_freeze_window(service, environment, version, now) -> list[GateReason]:
+    from ..selectors import active_freezes, approved_exception
+
+    reasons = []
+    for window, start, end in active_freezes(service=service, environment=environment, at=now):
+        if approved_exception(window=window, service=service, at=now) is not None:
+            continue
+        reasons.append(
+            GateReason(
+                "freeze_window",
+                f"{service.slug} is frozen by “{window.name}” until {end.astimezone(UTC):%Y-%m-%d %H:%M} UTC: "
+                f"{window.reason}",
+                {"window": window.name, "window_id": window.pk, "starts_at": _iso(start), "ends_at": _iso(end)},
+            )
+        )
+    return reasons
+
+
+def not_approved_reasons(change: Change | None) -> list[GateReason]:
+    if change is None or change.kind == ChangeKind.STANDARD:
+        return []
+    if change.kind == ChangeKind.EMERGENCY or change.approved_at is not None:
+        return []  # emergency changes are approved after the fact
+    return [
+        GateReason(
+            "not_approved",
+            f"{change.reference} is a normal change and is {change.get_status_display().lower()}, not approved.",
+            {"change": change.reference, "status": change.status},
+        )
+    ]
+
+
+def check_not_approved(service, environment, version, now) -> list[GateReason]:
+    from ..selectors import change_for_release
+
+    return not_approved_reasons(change_for_release(service=service, version=version))
+
+
+def check_open_incident(service, environment, version, now) -> list[GateReason]:
+    from incidents.notifications import admin_url
+
+    from ..selectors import open_severe_incidents
+
+    return [
+        GateReason(
+            "open_incident",
+            f"{incident.reference} ({incident.severity}, {incident.status}) is open on {service.slug}: "
+            f"{incident.title}",
+            {"incident": incident.reference, "severity": incident.severity, "url": admin_url(incident)},
+        )
+        for incident in open_severe_incidents(service=service)[:10]
+    ]
+
+
+def check_ack_breach(service, environment, version, now) -> list[GateReason]:
+    """Only where configured (CHANGES_GATE_ACK_BREACH): an open incident on the service that breached its ack SLA."""
+    if not getattr(settings, "CHANGES_GATE_ACK_BREACH", False):
+        return []
+    from incidents.choices import OPEN_STATUSES
+    from incidents.models import Incident
+
+    breached = Incident.objects.filter(service=service, status__in=OPEN_STATUSES, ack_breached=True).order_by(
+        "-declared_at"
+    )[:10]
+    return [
+        GateReason(
+            "ack_breach",
+            f"{incident.reference} on {service.slug} breached its acknowledgement deadline and is still open.",
+            {"incident": incident.reference, "severity": incident.severity},
+        )
+        for incident in breached
+    ]
+
+
+OWN_CHECKS = {
+    "freeze_window": check_freeze_window,
+    "not_approved": check_not_approved,
+    "open_incident": check_open_incident,
+    "ack_breach": check_ack_breach,
+}
+
+
+def register_gate_checks() -> None:
+    for name, check in OWN_CHECKS.items():
+        gate_checks.register(name, GateCheck(name, check))
+
+
+# --- the gate ------------------------------------------------------------------------------------------
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def gate_evaluate(
+    *,
+    service: Service,
+    environment: str,
+    version: str,
+    change: Change | None = None,
+    actor=None,
+    now: datetime | None = None,
+) -> GateResult:
+    """Ask every registered check; a check that crashes refuses (fail closed) with `check_failed`."""
+    now = now or timezone.now()
+    reasons: list[dict] = []
+    for check in gate_checks:
+        if change is not None and check.name == "not_approved":
+            found = not_approved_reasons(change)
+        else:
+            try:
+                found = check.check(service, environment, version, now)
+            except Exception:  # a broken check must refuse, not crash the pipeline's call
+                logger.exception("release gate check %s failed", check.name)
+                found = [
+                    GateReason(
+                        "check_failed", f"The gate check {check.name} failed; see the logs.", {"check": check.name}
+                    )
+                ]
+        reasons.extend(reason_dict(r) for r in found or [])
+    ctx = current_context()
+    user = actor if getattr(actor, "pk", None) else (ctx.user if getattr(ctx.user, "pk", None) else None)
+    label = (
+        user.get_username()
+        if user is not None
+        else f"api-key:{ctx.api_key.name}"
+        if ctx.api_key
+        else ctx.label or "system"
+    )
+    # The decision row is the record of who asked and what they were told (append-only in practice).
+    decision = GateDecision.objects.create(
+        asked_at=now,
+        service=service,
+        environment=environment,
+        version=version,
+        change=change,
+        allowed=not reasons,
+        reasons=reasons,
+        actor_user=user,
+        actor_api_key_id=ctx.api_key.pk if ctx.api_key is not None else None,
+        actor_label=label[:200],
+    )
+    return GateResult(allowed=not reasons, reasons=reasons, decision=decision, change=change)
+
+
+__all__ = ["ChangeStatus", "GateResult", "gate_evaluate", "register_gate_checks"]
