@@ -29,19 +29,19 @@ PAGES = {
 }
 
 
-def scratch_database() -> str:
-    """Recreate the bench database; returns its URL."""
+def scratch_database(name: str = BENCH_DB) -> str:
+    """Recreate the bench database `name`; returns its URL."""
     import psycopg
 
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     parsed = urlparse(url)
     if not parsed.scheme.startswith("postgres"):
-        sys.exit("bench/admin_incidents.py: DATABASE_URL must point at PostgreSQL")
+        sys.exit(f"{sys.argv[0]}: DATABASE_URL must point at PostgreSQL")
     admin_url = urlunparse(parsed._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return urlunparse(parsed._replace(path=f"/{BENCH_DB}"))
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunparse(parsed._replace(path=f"/{name}"))
 
 
 def drop_database(url: str) -> None:
@@ -49,7 +49,7 @@ def drop_database(url: str) -> None:
 
     parsed = urlparse(url)
     with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
 def fill_to(total: int, *, service_ids: list[int], commander_id: int) -> None:

@@ -6,7 +6,7 @@ from django.utils.html import format_html
 from django_celery_beat import admin as beat_admin
 from django_celery_beat.models import PeriodicTask
 
-from .admin_base import ReadOnlyAdmin, VigilModelAdmin
+from .admin_base import ReadOnlyAdmin, VigilModelAdmin, distinct_values_filter
 from .choices import Scope
 from .models import ApiKey, AuditEvent, JobRun, Service, Team
 from .services import api_key_create, api_key_revoke
@@ -128,8 +128,9 @@ class ApiKeyAdmin(VigilModelAdmin):
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["occurred_at", "actor_label", "action", "object_type", "object_id", "object_repr", "request_id"]
-    list_filter = ["action", "object_type"]
-    search_fields = ["=object_id", "=request_id", "actor_label"]
+    list_filter = [distinct_values_filter("action", "action"), distinct_values_filter("object_type", "object type")]
+    # object_id and request_id are exact (each has its index); actor_label is a substring (trigram index).
+    search_fields = ["object_id__exact", "request_id__exact", "actor_label"]
     date_hierarchy = None
     ordering = ["-occurred_at", "-id"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
@@ -138,7 +139,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(JobRun)
 class JobRunAdmin(ReadOnlyAdmin):
     list_display = ["job", "outcome", "started_at", "finished_at", "duration", "summary", "worker"]
-    list_filter = ["outcome", "job"]
+    list_filter = ["outcome", distinct_values_filter("job", "job")]
     search_fields = ["job"]
     ordering = ["-started_at", "-id"]
     readonly_fields = [f.name for f in JobRun._meta.fields]

@@ -3,31 +3,57 @@
 import functools
 
 from django.contrib import admin
-from django.core.paginator import Paginator
-from django.db import connections, transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.utils.functional import cached_property
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import urlencode
 
 from .audit import audit_record, diff, jsonable, object_type_of, snapshot
+from .pagination import EstimatedCountPaginator
 from .registries import object_panels
 
-# Above this many rows an unfiltered list shows PostgreSQL's estimate instead of COUNT(*).
-ESTIMATE_ABOVE = 10_000
+DISTINCT_VALUES_SHOWN = 200
 
 
-class EstimatedCountPaginator(Paginator):
-    """COUNT(*) on a big append-only table is a full scan; an unfiltered list uses the planner's estimate."""
+def distinct_values(model, field: str, *, limit: int = DISTINCT_VALUES_SHOWN) -> list[str]:
+    """A column's distinct values by a skip scan over its index: one probe per value, not a pass over the table."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH RECURSIVE found(value, n) AS (
+                SELECT MIN({column}), 1 FROM {table}
+                UNION ALL
+                SELECT (SELECT MIN({column}) FROM {table} WHERE {column} > found.value), n + 1
+                FROM found WHERE found.value IS NOT NULL AND n < %s
+            )
+            SELECT value FROM found WHERE value IS NOT NULL
+            """,
+            [limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
-    @cached_property
-    def count(self) -> int:
-        qs = self.object_list
-        if isinstance(qs, QuerySet) and not qs.query.where and connections[qs.db].vendor == "postgresql":
-            with connections[qs.db].cursor() as cursor:
-                cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [qs.model._meta.db_table])
-                row = cursor.fetchone()
-            if row and row[0] > ESTIMATE_ABOVE:
-                return int(row[0])
-        return super().count
+
+def distinct_values_filter(field: str, title: str) -> type[admin.SimpleListFilter]:
+    """A list filter over `field`'s values, found by `distinct_values`.
+
+    Django's default filter for a plain column runs SELECT DISTINCT over the whole table on every
+    changelist view; on ten million audit events that is the slowest query of the page.
+    """
+
+    class DistinctValuesFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            return [(value, value) for value in distinct_values(model_admin.model, field)]
+
+        def queryset(self, request, queryset):
+            return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    DistinctValuesFilter.title = title
+    return DistinctValuesFilter
 
 
 def object_panels_for(request, obj) -> list[dict]:
@@ -113,6 +139,14 @@ class VigilModelAdmin(admin.ModelAdmin):
         if obj is not None:
             context["object_panels"] = object_panels_for(request, obj)
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
+    # --- an object's history is its audit trail -------------------------------------------
+    def history_view(self, request, object_id, extra_context=None):
+        """The History button opens the audit events of this object (indexed by object type and id)."""
+        if not request.user.has_perm("governance.view_auditevent"):
+            return super().history_view(request, object_id, extra_context)
+        query = urlencode({"object_type": object_type_of(self.model), "object_id": object_id})
+        return HttpResponseRedirect(f"{reverse('admin:governance_auditevent_changelist')}?{query}")
 
     # --- evidence-like models are never deleted -------------------------------------------
     def has_delete_permission(self, request, obj=None):

@@ -124,6 +124,9 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["object_type", "object_id", "-occurred_at"], name="audit_object"),
             models.Index(fields=["-occurred_at", "-id"], name="audit_recent"),
+            # The audit changelist's exact searches (an OR with the trigram-indexed actor search).
+            models.Index(fields=["object_id"], name="audit_object_id"),
+            models.Index(fields=["request_id"], name="audit_request_id"),
         ]
 
     def __str__(self) -> str:

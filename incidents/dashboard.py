@@ -11,6 +11,7 @@ from governance.choices import CheckStatus, Severity
 from .charts import bar_chart
 from .clocks import span
 from .selectors import (
+    METRICS_PERIOD,
     action_item_counts,
     breached_open_incidents,
     incident_metrics,
@@ -18,7 +19,7 @@ from .selectors import (
     postmortem_on_time,
 )
 
-PERIOD = timedelta(days=90)
+PERIOD = METRICS_PERIOD
 MONTHS_CHARTED = 6
 TOP_SERVICES = 8
 

@@ -288,7 +288,13 @@ class Postmortem(TimeStampedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "due_at"], name="postmortem_status_due")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="postmortem_status_due"),
+            # The dashboard's on-time rate reads the period's postmortems and every unpublished overdue one.
+            models.Index(fields=["due_at"], name="postmortem_due"),
+            models.Index(fields=["published_at"], name="postmortem_published"),
+            models.Index(fields=["due_at"], name="postmortem_unpublished_due", condition=~Q(status="published")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="published") | Q(published_at__isnull=False), name="postmortem_published_has_time"
@@ -317,3 +323,34 @@ class ActionItem(TimeStampedModel):
 
     def __str__(self) -> str:
         return self.title
+
+
+class IncidentDailyStat(models.Model):
+    """Roll-up per declaration day (UTC) × severity × service, kept by database triggers (incidents/rollups.py).
+
+    The dashboard and /metrics read these few rows instead of every incident of the period, so their cost
+    follows the number of days they show, not the years of history. Every write to an incident, through
+    a service, the admin, a factory or raw SQL, moves its contribution between rows in the same transaction.
+    """
+
+    day = models.DateField()
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    # DO_NOTHING without a constraint: the row is derived state; a service with incidents is never deleted.
+    service = models.ForeignKey(Service, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    incidents = models.IntegerField(default=0)
+    open_count = models.IntegerField(default=0)
+    tta_count = models.IntegerField(default=0)
+    tta_seconds = models.FloatField(default=0)
+    ttr_count = models.IntegerField(default=0)
+    ttr_seconds = models.FloatField(default=0)
+    decided = models.IntegerField(default=0)  # acknowledged or breached: counted for ack-SLA compliance
+    met = models.IntegerField(default=0)  # acknowledged within the deadline
+    breached = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "severity", "service"], name="incident_daily_stat_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.severity} service#{self.service_id}: {self.incidents}"

@@ -1,16 +1,17 @@
 """Reads that are more than a filter: clocks for the sweepers, the timeline, the metrics."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from .choices import ACTION_ITEM_OPEN_STATUSES, OPEN_STATUSES, IncidentStatus, PostmortemStatus
-from .models import ActionItem, AlertmanagerPayload, Incident, IncidentEvent, Postmortem
+from .models import ActionItem, AlertmanagerPayload, Incident, IncidentDailyStat, IncidentEvent, Postmortem
 from .services.alertmanager import MAX_ATTEMPTS
 
 SWEEP_BATCH = 200
+METRICS_PERIOD = timedelta(days=90)  # what the dashboard and the gauges summarise
 
 
 def open_incidents_past_ack(*, now: datetime) -> QuerySet[Incident]:
@@ -62,65 +63,62 @@ def incident_timeline(*, incident: Incident, limit: int | None = None) -> QueryS
 
 
 # --- metrics ------------------------------------------------------------------------------
-
-_TTA = ExpressionWrapper(F("acknowledged_at") - F("declared_at"), output_field=DurationField())
-_TTR = ExpressionWrapper(F("resolved_at") - F("declared_at"), output_field=DurationField())
-_DECIDED = Q(acknowledged_at__isnull=False) | Q(ack_breached=True)
-_MET = Q(acknowledged_at__isnull=False, ack_breached=False, acknowledged_at__lte=F("ack_due_at"))
-
-
-def _seconds(value) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    return float(value) / 1_000_000  # SQLite hands durations back as microseconds
+# Read from IncidentDailyStat (kept by triggers): the cost follows the days shown, not the history kept.
 
 
 def incident_metrics(*, by: str, since: datetime | None = None) -> list[dict]:
-    """MTTA, MTTR (seconds) and ack-SLA compliance (0–1) grouped by severity, service or month."""
+    """MTTA, MTTR (seconds) and ack-SLA compliance (0–1) grouped by severity, service or month.
+
+    `since` counts whole days (UTC) from its date: the roll-up's grain.
+    """
     keys = {"severity": "severity", "service": "service__slug", "month": "month"}
-    qs = Incident.objects.all()
+    qs = IncidentDailyStat.objects.all()
     if since is not None:
-        qs = qs.filter(declared_at__gte=since)
+        qs = qs.filter(day__gte=since.astimezone(UTC).date())
     if by == "month":
-        qs = qs.annotate(month=TruncMonth("declared_at"))
+        qs = qs.annotate(month=TruncMonth("day"))
     rows = (
         qs.values(keys[by])
         .annotate(
-            incidents=Count("id"),
-            open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
-            mtta=Avg(_TTA, filter=Q(acknowledged_at__isnull=False)),
-            mttr=Avg(_TTR, filter=Q(resolved_at__isnull=False)),
-            decided=Count("id", filter=_DECIDED),
-            met=Count("id", filter=_MET),
-            breached=Count("id", filter=Q(ack_breached=True)),
+            total=Sum("incidents"),
+            open=Sum("open_count"),
+            tta_n=Sum("tta_count"),
+            tta_s=Sum("tta_seconds"),
+            ttr_n=Sum("ttr_count"),
+            ttr_s=Sum("ttr_seconds"),
+            decided_n=Sum("decided"),
+            met_n=Sum("met"),
+            breached_n=Sum("breached"),
         )
+        .filter(total__gt=0)
         .order_by(keys[by])
     )
-    result = []
-    for row in rows:
-        result.append(
-            {
-                "key": row[keys[by]],
-                "incidents": row["incidents"],
-                "open": row["open"],
-                "mtta_seconds": _seconds(row["mtta"]),
-                "mttr_seconds": _seconds(row["mttr"]),
-                "ack_sla_compliance": (row["met"] / row["decided"]) if row["decided"] else None,
-                "breached": row["breached"],
-            }
-        )
-    return result
+    return [
+        {
+            "key": row[keys[by]],
+            "incidents": row["total"],
+            "open": row["open"],
+            "mtta_seconds": row["tta_s"] / row["tta_n"] if row["tta_n"] else None,
+            "mttr_seconds": row["ttr_s"] / row["ttr_n"] if row["ttr_n"] else None,
+            "ack_sla_compliance": (row["met_n"] / row["decided_n"]) if row["decided_n"] else None,
+            "breached": row["breached_n"],
+        }
+        for row in rows
+    ]
 
 
-def postmortem_on_time(*, now: datetime | None = None) -> dict:
-    """Of the postmortems whose due date has passed or that were published: how many on time."""
+def postmortem_on_time(*, now: datetime | None = None, period: timedelta = METRICS_PERIOD) -> dict:
+    """Of the postmortems due in the period or published: how many on time; overdue ones whatever their age.
+
+    Bounded by time, not history: recent ones through `postmortem_due`, unpublished through its partial index.
+    """
     now = now or timezone.now()
-    row = Postmortem.objects.filter(due_at__isnull=False).aggregate(
-        counted=Count("id", filter=Q(status=PostmortemStatus.PUBLISHED) | Q(due_at__lte=now)),
-        on_time=Count("id", filter=Q(status=PostmortemStatus.PUBLISHED, published_at__lte=F("due_at"))),
-        overdue=Count("id", filter=~Q(status=PostmortemStatus.PUBLISHED) & Q(due_at__lte=now)),
+    published = Q(status=PostmortemStatus.PUBLISHED)
+    in_period = Q(due_at__gte=now - period, due_at__lte=now) | Q(published_at__gte=now - period)
+    row = Postmortem.objects.filter(in_period | (~published & Q(due_at__lte=now))).aggregate(
+        counted=Count("id", filter=in_period & (published | Q(due_at__lte=now))),
+        on_time=Count("id", filter=in_period & published & Q(published_at__lte=F("due_at"))),
+        overdue=Count("id", filter=~published & Q(due_at__lte=now)),
     )
     row["rate"] = (row["on_time"] / row["counted"]) if row["counted"] else None
     return row

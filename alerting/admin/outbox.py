@@ -36,7 +36,7 @@ class NotificationAdmin(VigilModelAdmin):
     list_display = ["created_at", "event_type", "severity", "subject", "destination_label", "status", "attempts"]
     list_filter = ["status", "event_type", "kind", "channel", "severity"]
     list_select_related = ["channel", "recipient"]
-    search_fields = ["=idempotency_key", "=key", "subject"]
+    search_fields = ["idempotency_key__exact", "key__exact", "subject"]
     ordering = ["-created_at", "-id"]
     date_hierarchy = None
     inlines = [DeliveryAttemptInline]
@@ -122,7 +122,7 @@ class EscalationAdmin(VigilModelAdmin):
     list_display = ["key", "status", "policy", "event_type", "severity", "team", "next_step_index", "next_due_at"]
     list_filter = ["status", "policy", "event_type"]
     list_select_related = ["policy", "team"]
-    search_fields = ["=key", "subject"]
+    search_fields = ["key__exact", "subject"]
     ordering = ["-started_at", "-id"]
     readonly_fields = [
         "key",

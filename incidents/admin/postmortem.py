@@ -234,7 +234,7 @@ class AlertAdmin(ReadOnlyAdmin):
     list_display = ["alertname", "status", "incident", "starts_at", "ends_at", "fingerprint", "last_seen_at"]
     list_filter = ["status"]
     list_select_related = ["incident"]
-    search_fields = ["=fingerprint", "alertname"]
+    search_fields = ["fingerprint__exact", "alertname"]
     ordering = ["-starts_at", "-id"]
     readonly_fields = [f.name for f in Alert._meta.fields]
 

@@ -36,17 +36,6 @@ class UTCModelSerializer(serializers.ModelSerializer):
     }
 
 
-class ErrorSerializer(serializers.Serializer):
-    """The one error format: {"error": {"code", "message", "fields"}}."""
-
-    class Body(serializers.Serializer):
-        code = serializers.CharField()
-        message = serializers.CharField()
-        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-    error = Body()
-
-
 class TimelineEventSerializer(UTCModelSerializer):
     actor = serializers.CharField(source="actor_label")
 

@@ -6,13 +6,13 @@ from rest_framework import generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api.serializers import ErrorSerializer
 from governance.models import ApiKey
 
 from .. import services
 from ..choices import OPEN_STATUSES, IncidentSource
 from ..models import Incident
 from .serializers import (
-    ErrorSerializer,
     IncidentDeclareSerializer,
     IncidentDetailSerializer,
     IncidentFilterSerializer,

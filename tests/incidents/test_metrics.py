@@ -102,3 +102,72 @@ def test_demo_seeder_is_idempotent(commander, service):
     seed_incidents(out)
     assert count == 5
     assert Incident.objects.count() == count
+
+
+# --- roll-ups: the dashboard's numbers come from IncidentDailyStat, kept by triggers ---------------
+
+
+def _rollup_rows():
+    from incidents.models import IncidentDailyStat
+
+    return sorted(
+        (
+            row.day,
+            row.severity,
+            row.service_id,
+            row.incidents,
+            row.open_count,
+            row.tta_count,
+            round(row.tta_seconds, 3),
+            row.ttr_count,
+            round(row.ttr_seconds, 3),
+            row.decided,
+            row.met,
+            row.breached,
+        )
+        for row in IncidentDailyStat.objects.all()
+        if row.incidents
+    )
+
+
+def test_triggers_keep_the_rollups_equal_to_a_recount(history, commander, service):
+    from governance.models import Service
+    from incidents.rollups import rollups_rebuild
+
+    other = Service.objects.create(slug="billing", name="Billing", tier=2)
+    moved = IncidentFactory(severity="SEV3", service=service, commander=commander)
+    services.incident_change_severity(incident=moved, severity="SEV2", reason="worse", actor=commander)
+    Incident.objects.filter(pk=moved.pk).update(service=other)  # a raw write is counted too
+    services.incident_acknowledge(incident=moved, actor=commander)
+    IncidentFactory(severity="SEV1", service=other, commander=commander).delete()
+    kept = _rollup_rows()
+    assert rollups_rebuild() > 0
+    assert _rollup_rows() == kept
+    by_severity = {row["key"]: row for row in incident_metrics(by="severity")}
+    assert by_severity["SEV2"]["incidents"] == 1
+    assert by_severity["SEV2"]["open"] == 1
+    assert "SEV3" not in by_severity  # moved out of its first bucket
+
+
+def test_metrics_read_a_bounded_number_of_rows_however_long_the_history(commander, service):
+    """The same queries for 3 and for 60 incidents spread over years: the period is what is read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.dashboard import GAUGES
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            incident_metrics(by="severity", since=dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=90))
+            incident_metrics(by="month")
+            postmortem_on_time()
+            for _name, _doc, collect in GAUGES:
+                list(collect())
+        return len(ctx.captured_queries)
+
+    IncidentFactory.create_batch(3, service=service, commander=commander)
+    small = queries()
+    for years_ago in range(1, 20):
+        with time_machine.travel(dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=365 * years_ago)):
+            IncidentFactory.create_batch(3, service=service, commander=commander)
+    assert queries() == small
