@@ -157,6 +157,9 @@ class RunbookExecutionAdmin(VigilModelAdmin):
                 self.message_user(request, f"{runbook} does not apply to {incident.reference}.", messages.ERROR)
                 return HttpResponseRedirect(back)
         else:
+            # A rehearsal outside an incident (a drill) is the runbook owners' call, not a responder's.
+            if not request.user.has_perm("runbooks.change_runbook"):
+                raise PermissionDenied
             back = reverse("admin:runbooks_runbook_change", args=[runbook.pk])
         if runbook.current_version_id is None:
             self.message_user(request, f"{runbook} has no published version.", messages.ERROR)

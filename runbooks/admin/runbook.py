@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -13,7 +13,7 @@ from governance.admin_base import VigilModelAdmin
 from governance.errors import VigilError
 
 from .. import services
-from ..choices import RunbookStatus
+from ..choices import ExecutionPurpose, RunbookStatus
 from ..diff import version_diff_html
 from ..models import Runbook, RunbookVersion
 from ..rendering import render_version
@@ -122,7 +122,7 @@ class RunbookAdmin(DjangoObjectActions, VigilModelAdmin):
         ("Executions", {"fields": ["executions_panel"], "classes": ["collapse"]}),
     ]
     autocomplete_fields = []
-    change_actions = ["edit_content", "publish", "compare", "review", "retire"]
+    change_actions = ["edit_content", "publish", "compare", "review", "rehearse", "retire"]
     changelist_actions = []
 
     def get_queryset(self, request):
@@ -304,6 +304,10 @@ class RunbookAdmin(DjangoObjectActions, VigilModelAdmin):
             "review": not retired
             and runbook.current_version_id is not None
             and user.has_perm("runbooks.review_runbook"),
+            "rehearse": not retired
+            and runbook.current_version_id is not None
+            and user.has_perm("runbooks.change_runbook")
+            and user.has_perm("runbooks.run_runbook"),
             "retire": not retired and user.has_perm("runbooks.change_runbook"),
         }
         return [name for name in self.change_actions if allowed[name]]
@@ -411,6 +415,28 @@ class RunbookAdmin(DjangoObjectActions, VigilModelAdmin):
             ):
                 return None
         return self._form_page(request, obj, form, title="Review", submit="Record review")
+
+    @action(
+        label="Rehearse",
+        description="Run the published version as a drill, outside any incident",
+        methods=("POST",),
+        button_type="form",
+    )
+    def rehearse(self, request, obj):
+        self._require(request, "runbooks.change_runbook")
+        self._require(request, "runbooks.run_runbook")
+        started = {}
+
+        def start():
+            started["execution"] = services.execution_start(
+                version=obj.current_version, purpose=ExecutionPurpose.DRILL, actor=request.user
+            )
+
+        if obj.current_version_id and _run(self, request, "Drill started.", start):
+            return HttpResponseRedirect(
+                reverse("admin:runbooks_runbookexecution_change", args=[started["execution"].pk])
+            )
+        return None
 
     @action(label="Retire", description="No longer suggested or scheduled", **WITH_FORM)
     def retire(self, request, obj):

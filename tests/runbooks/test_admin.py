@@ -196,3 +196,42 @@ def test_the_coverage_report_lists_gaps(client, runbook, approver):
     assert page.status_code == 200
     html = page.content.decode()
     assert "<code>ledger</code>" in html and "<code>checkout-api</code>" not in html
+
+
+def test_an_ops_admin_rehearses_a_runbook_as_a_drill_and_a_responder_cannot(client, runbook, approver, responder):
+    client.force_login(responder)
+    response = client.post(reverse("admin:runbooks_runbookexecution_start"), {"runbook": runbook.pk})
+    assert response.status_code == 403
+    client.force_login(approver)
+    response = client.post(reverse("admin:runbooks_runbook_actions", args=[runbook.pk, "rehearse"]))
+    execution = RunbookExecution.objects.get()
+    assert execution.purpose == "drill" and execution.incident is None and execution.started_by == approver
+    assert response["Location"] == reverse("admin:runbooks_runbookexecution_change", args=[execution.pk])
+
+
+def test_changing_what_a_runbook_applies_to_in_the_admin_is_audited(client, runbook, approver):
+    from governance.models import AuditEvent
+
+    client.force_login(approver)
+    response = client.post(
+        reverse("admin:runbooks_runbook_change", args=[runbook.pk]),
+        {
+            "title": runbook.title,
+            "service": runbook.service_id,
+            "severities": ["SEV1"],
+            "alert_names": "CheckoutDown",
+            "owner_team": runbook.owner_team_id,
+            "review_interval_days": 30,
+            "cadence": "weekly",
+            "cadence_timezone": "Europe/Amsterdam",
+            "procedure_deadline_hours": 24,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    runbook.refresh_from_db()
+    assert runbook.severities == ["SEV1"] and runbook.alert_names == ["CheckoutDown"]
+    assert runbook.cadence == "weekly" and runbook.cadence_since is not None
+    event = AuditEvent.objects.filter(action="runbook.update", object_id=str(runbook.pk)).latest("occurred_at")
+    assert event.changes["severities"] == [["SEV1", "SEV2"], ["SEV1"]]
+    assert event.actor_user_id == approver.pk
+    assert runbook.versions.count() == 1  # metadata never makes a version
