@@ -8,19 +8,21 @@ class RunbooksConfig(AppConfig):
     def ready(self) -> None:
         from governance.registries import (
             DashboardPanel,
+            EvidenceExporter,
             MetricFamily,
             ObjectPanel,
             ScorecardDimension,
             StatusSource,
             dashboard_panels,
             demo_seeders,
+            evidence_exporters,
             metrics,
             object_panels,
             scorecard_dimensions,
             status_sources,
         )
 
-        from . import demo, panels, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
+        from . import demo, evidence, panels, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
 
         # Incidents never import runbooks: the incident page renders whatever panels are registered.
         object_panels.register(
@@ -56,3 +58,5 @@ class RunbooksConfig(AppConfig):
             ScorecardDimension("runbook_completeness", "Runbook completeness", panels.scorecard),
         )
         demo_seeders.register("runbooks", demo.seed_runbooks)
+        for name, export in evidence.EXPORTERS.items():
+            evidence_exporters.register(name, EvidenceExporter(name, export, controls=evidence.CONTROLS))

@@ -85,3 +85,20 @@ def test_the_demo_seeder_loads_the_starters_once_and_gives_them_an_owner():
     assert not Runbook.objects.filter(owner_team__isnull=True).exists()
     call_command("seed_demo")
     assert RunbookVersion.objects.count() == count
+
+
+def test_the_evidence_exporters_list_approvals_reviews_and_executions(runbook, approver, responder):
+    from governance.registries import evidence_exporters
+    from runbooks import services
+
+    services.runbook_review(runbook=runbook, outcome="still_valid", actor=approver)
+    execution = services.execution_start(version=runbook.current_version, purpose="drill", actor=approver)
+    services.execution_step_record(execution=execution, step=1, outcome="done", actor=approver)
+    start, end = timezone.now() - timedelta(days=1), timezone.now() + timedelta(days=1)
+    _, versions = evidence_exporters.get("runbook_versions").export(start, end)
+    assert versions[0][:2] == ["checkout-errors", 1] and versions[0][3:5] == ["author", "approver"]
+    _, reviews = evidence_exporters.get("runbook_reviews").export(start, end)
+    assert reviews[0][2:5][0] == "approver" and reviews[0][4] == "still_valid"
+    columns, executions = evidence_exporters.get("runbook_executions").export(start, end)
+    assert executions[0][columns.index("steps")] == "1:done:approver"
+    assert evidence_exporters.get("runbook_executions").export(end, end + timedelta(days=1))[1] == []
