@@ -218,7 +218,7 @@ class RunbookExecution(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.runbook.title} v{self.version.number} ({self.get_purpose_display().lower()} #{self.pk})"
+        return f"{self.runbook.title} v{self.version.number}: {self.get_purpose_display().lower()} run #{self.pk}"
 
     @property
     def is_open(self) -> bool:

@@ -18,7 +18,7 @@ from ..diff import version_diff_html
 from ..models import Runbook, RunbookVersion
 from ..rendering import render_version
 from ..selectors import coverage, overdue_review_ids
-from ..services.runbooks import latest_version
+from ..services.runbooks import latest_version, self_approval_allowed
 from .forms import EditContentForm, RetireForm, ReviewForm, RunbookAddForm, RunbookForm
 
 WITH_FORM = {"methods": ("GET", "POST"), "button_type": "a"}
@@ -299,7 +299,9 @@ class RunbookAdmin(DjangoObjectActions, VigilModelAdmin):
             "publish": not retired
             and latest is not None
             and not latest.is_published
-            and user.has_perm("runbooks.publish_runbook"),
+            and user.has_perm("runbooks.publish_runbook")
+            # an author sees no Publish on their own draft unless self-approval is allowed
+            and (latest.author_id != user.pk or self_approval_allowed()),
             "compare": runbook.versions.count() > 1,
             "review": not retired
             and runbook.current_version_id is not None

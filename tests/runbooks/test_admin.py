@@ -235,3 +235,18 @@ def test_changing_what_a_runbook_applies_to_in_the_admin_is_audited(client, runb
     assert event.changes["severities"] == [["SEV1", "SEV2"], ["SEV1"]]
     assert event.actor_user_id == approver.pk
     assert runbook.versions.count() == 1  # metadata never makes a version
+
+
+def test_the_execution_changelist_keeps_its_query_count(client, runbook, incident, approver, responder):
+    client.force_login(approver)
+    url = reverse("admin:runbooks_runbookexecution_changelist")
+    services.execution_start(version=runbook.current_version, purpose="incident", incident=incident, actor=responder)
+    client.get(url)
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for _ in range(8):
+        services.execution_start(version=runbook.current_version, purpose="drill", actor=approver)
+    with CaptureQueriesContext(connection) as nine:
+        page = client.get(url)
+    assert len(nine) == len(one)
+    assert page.content.decode().count("drill run #") == 8

@@ -67,6 +67,8 @@ def test_responder_starts_the_suggested_runbook_and_sees_two_steps_on_the_timeli
     page.click("#step-2-form button[value=done]")
     page.wait_for_selector("#step-2-outcome")
     assert "Done by night.responder" in page.inner_text("#step-2-outcome")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "runbook-runner.png"), full_page=True)
 
     page.click("#back-to-incident")
     page.wait_for_selector("#incident-timeline")
@@ -118,5 +120,7 @@ def test_hostile_markdown_runs_no_script_in_chromium(live_server, browser, short
             link.click(modifiers=["Control"])  # never navigate away from the page under test
         assert page.evaluate("typeof window.pwned") == "undefined"
         assert "window.pwned = 1" in content.inner_text()  # shown as text
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"runbook-hostile-{url.split('/')[3]}.png"), full_page=True)
     assert dialogs == [] and errors == []
     context.close()
