@@ -14,7 +14,9 @@ from .models import System
 @scheduled_job("access_reviews.campaign_sweep", every=timedelta(hours=1))
 def campaign_sweep() -> str:
     """Launch each active template's quarterly campaign (idempotent), remind, escalate, close."""
-    result = services.campaigns_sweep(now=timezone.now())
+    now = timezone.now()
+    result = services.campaigns_sweep(now=now)
+    result["stale uploads purged"] = services.pending_uploads_purge(now=now)
     return ", ".join(f"{n} {what}" for what, n in result.items())
 
 

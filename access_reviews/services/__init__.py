@@ -18,6 +18,7 @@ from .campaigns import (
 from .snapshots import (
     identities_import,
     orphans_raise,
+    pending_uploads_purge,
     snapshot_diff,
     snapshot_import,
     snapshot_import_csv,
@@ -40,6 +41,7 @@ __all__ = [
     "item_delegate",
     "items_decide",
     "orphans_raise",
+    "pending_uploads_purge",
     "quarter_of",
     "remediation_mark_done",
     "remediations_flag_overdue",

@@ -418,3 +418,24 @@ def snapshot_import_csv(*, data: bytes, system: System | None, source: str, dry_
     digest = sha256_of(data)
     with transaction.atomic():
         return [snapshot_import(system=s, rows=r, source=source, sha256=digest) for s, r in groups.items()]
+
+
+def pending_uploads_purge(*, now: datetime | None = None, older_than_hours: int = 24) -> int:
+    """CSV previews never confirmed nor discarded are dropped after a day (nothing was ever imported from them)."""
+    from datetime import timedelta
+
+    from ..models import PendingUpload
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        stale = PendingUpload.objects.filter(uploaded_at__lt=now - timedelta(hours=older_than_hours))
+        ids = list(stale.values_list("pk", flat=True))
+        if ids:
+            PendingUpload.objects.filter(pk__in=ids).delete()
+            audit_record(
+                action="access_upload_purge",
+                object_type="access_reviews.pendingupload",
+                object_repr=f"{len(ids)} unconfirmed upload(s)",
+                changes={"objects": [ids, None]},
+            )
+    return len(ids)

@@ -135,3 +135,30 @@ def test_admin_upload_of_a_bad_csv_shows_the_row_and_column(seeded, client, case
 def test_reviewer_cannot_upload(seeded, client):
     client.force_login(seeded["alice"])
     assert _upload(client, GOOD).status_code == 403
+
+
+def test_identities_upload_previews_then_imports(org, client):
+    client.force_login(org["compliance"])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from access_reviews.models import Identity
+
+    url = reverse("admin:access_reviews_identity_upload")
+    data = b"email,name,manager_email,department,employment_status\nzoe@example.com,Zoe,boss@example.com,Ops,active\n"
+    response = client.post(url, {"file": SimpleUploadedFile("hr.csv", data, "text/csv")})
+    assert b"1 identities in the file" in response.content
+    assert not Identity.objects.filter(email="zoe@example.com").exists()
+    client.post(url, {"pending": PendingUpload.objects.get().pk, "_confirm": "1"})
+    assert Identity.objects.get(email="zoe@example.com").manager.email == "boss@example.com"
+
+
+def test_unconfirmed_previews_are_purged_after_a_day(seeded, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    client.force_login(seeded["compliance"])
+    _upload(client, GOOD)
+    assert services.pending_uploads_purge(now=timezone.now()) == 0
+    assert services.pending_uploads_purge(now=timezone.now() + timedelta(hours=25)) == 1
+    assert not PendingUpload.objects.exists()
