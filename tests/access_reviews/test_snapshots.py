@@ -113,3 +113,27 @@ def test_remediation_count_unchanged_by_unrelated_snapshots(org):
     snapshot(org["system"], ("carol", "read"))
     assert Remediation.objects.count() == 0
     assert SnapshotImport.objects.count() == 1
+
+
+def test_modify_is_verified_only_when_the_snapshot_shows_the_new_entitlement(org):
+    from access_reviews.choices import Decision
+
+    snapshot(org["system"], ("carol", "admin", True))
+    campaign = services.campaign_launch(template=org["template"], period="modify")
+    item = campaign.items.get()
+    services.item_decide(
+        item=item,
+        reviewer=org["alice"],
+        decision=Decision.MODIFY,
+        justification="Read is enough",
+        modified_entitlement="read",
+    )
+    remediation = Remediation.objects.get(item=item)
+    assert remediation.target_entitlement == "read"
+    snapshot(org["system"], ("carol", "admin", True), ("carol", "read"))  # old one still there
+    snapshot(org["system"])  # everything gone: not the modification asked for
+    remediation.refresh_from_db()
+    assert remediation.status == RemediationStatus.OPEN
+    snapshot(org["system"], ("carol", "read"))
+    remediation.refresh_from_db()
+    assert remediation.status == RemediationStatus.VERIFIED
