@@ -25,12 +25,24 @@ def freeze_windows_for(*, service: Service | None = None, at: datetime | None = 
     return qs.order_by("name", "pk")
 
 
+def _freeze_candidates(*, service: Service, at: datetime):
+    """Raw SQL on the gate's hot path: the ORM's query compilation costs more than the query itself."""
+    window = FreezeWindow._meta.db_table
+    through = FreezeWindow.services.through._meta.db_table
+    sql = (
+        f"SELECT w.* FROM {window} w WHERE w.active AND (w.recurrence <> %s OR w.ends_at > %s) "
+        f"AND (w.all_services OR EXISTS (SELECT 1 FROM {through} s WHERE s.freezewindow_id = w.id "
+        "AND s.service_id = %s)) ORDER BY w.name, w.id"
+    )
+    return FreezeWindow.objects.raw(sql, [FreezeRecurrence.ONCE.value, at, service.pk])
+
+
 def active_freezes(
     *, service: Service, environment: str, at: datetime
 ) -> list[tuple[FreezeWindow, datetime, datetime]]:
     """(window, start, end) for each window in force for this service and environment at `at`."""
     result = []
-    for window in freeze_windows_for(service=service, at=at):
+    for window in _freeze_candidates(service=service, at=at):
         if not window.covers_environment(environment):
             continue
         occurrence = active_occurrence(window, at)
@@ -75,22 +87,31 @@ def freeze_conflicts(*, change: Change) -> list[tuple[FreezeWindow, datetime, da
 
 
 def change_for_release(*, service: Service, version: str) -> Change | None:
-    """The newest open normal or emergency change of this service that names this release."""
-    return (
-        Change.objects.filter(services=service, release_tag=version)
-        .exclude(status__in=TERMINAL_STATUSES)
-        .exclude(kind=ChangeKind.STANDARD)
-        .order_by("-created_at", "-pk")
-        .first()
+    """The newest open normal or emergency change of this service naming this release (raw SQL: gate path)."""
+    change = Change._meta.db_table
+    through = Change.services.through._meta.db_table
+    terminal = ", ".join(["%s"] * len(TERMINAL_STATUSES))
+    sql = (
+        f"SELECT c.* FROM {change} c WHERE c.release_tag = %s AND c.kind <> %s AND c.status NOT IN ({terminal}) "
+        f"AND EXISTS (SELECT 1 FROM {through} s WHERE s.change_id = c.id AND s.service_id = %s) "
+        "ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
     )
+    params = [version, ChangeKind.STANDARD.value, *[str(s) for s in TERMINAL_STATUSES], service.pk]
+    found = list(Change.objects.raw(sql, params))
+    return found[0] if found else None
 
 
-def open_severe_incidents(*, service: Service):
+def open_severe_incidents(*, service: Service, limit: int = 10) -> list:
+    """Open SEV1/SEV2 incidents of the service, newest first (raw SQL: gate path)."""
     from incidents.models import Incident
 
-    return Incident.objects.filter(service=service, status__in=OPEN_STATUSES, severity__in=["SEV1", "SEV2"]).order_by(
-        "-declared_at", "-id"
+    statuses = [str(s) for s in OPEN_STATUSES]
+    sql = (
+        f"SELECT id, title, severity, status, service_id, declared_at FROM {Incident._meta.db_table} "
+        f"WHERE service_id = %s AND severity IN (%s, %s) AND status IN ({', '.join(['%s'] * len(statuses))}) "
+        "ORDER BY declared_at DESC, id DESC LIMIT %s"
     )
+    return list(Incident.objects.raw(sql, [service.pk, "SEV1", "SEV2", *statuses, limit]))
 
 
 def what_changed(*, incident, before: timedelta = WHAT_CHANGED_BEFORE) -> dict:

@@ -5,11 +5,13 @@ Checks are `governance.registries.gate_checks` entries called as
 not_approved, open_incident and ack_breach; backups and SLOs add theirs.
 """
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from governance.audit import current_context
@@ -87,7 +89,7 @@ def check_open_incident(service, environment, version, now) -> list[GateReason]:
             f"{incident.title}",
             {"incident": incident.reference, "severity": incident.severity, "url": admin_url(incident)},
         )
-        for incident in open_severe_incidents(service=service)[:10]
+        for incident in open_severe_incidents(service=service)
     ]
 
 
@@ -131,6 +133,54 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+DECISION_COLUMNS = (
+    "asked_at",
+    "service_id",
+    "environment",
+    "version",
+    "change_id",
+    "allowed",
+    "reasons",
+    "actor_user_id",
+    "actor_api_key_id",
+    "actor_label",
+)
+
+
+def _record(decision: GateDecision) -> GateDecision:
+    """Insert the decision in one round trip without waiting for the WAL flush: in autocommit the
+    statement is its own transaction, and `set_config(..., true)` turns synchronous_commit off for
+    that transaction only. The pipeline's answer does not wait on the disk; a database crash could lose
+    at most the last fraction of a second of decisions, never corrupt them. Inside an outer transaction
+    (tests, a caller's atomic block) and on SQLite it is a plain insert."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        decision.save(force_insert=True)
+        return decision
+    values = [
+        decision.asked_at,
+        decision.service_id,
+        decision.environment,
+        decision.version,
+        decision.change_id,
+        decision.allowed,
+        json.dumps(decision.reasons),
+        decision.actor_user_id,
+        decision.actor_api_key_id,
+        decision.actor_label,
+    ]
+    placeholders = ", ".join(["%s"] * len(values))
+    sql = (
+        "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
+        f"INSERT INTO {GateDecision._meta.db_table} ({', '.join(DECISION_COLUMNS)}) "
+        f"SELECT {placeholders} FROM async RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        decision.pk = cursor.fetchone()[0]
+    decision._state.adding = False
+    return decision
+
+
 def gate_evaluate(
     *,
     service: Service,
@@ -167,17 +217,19 @@ def gate_evaluate(
         else ctx.label or "system"
     )
     # The decision row is the record of who asked and what they were told (append-only in practice).
-    decision = GateDecision.objects.create(
-        asked_at=now,
-        service=service,
-        environment=environment,
-        version=version,
-        change=change,
-        allowed=not reasons,
-        reasons=reasons,
-        actor_user=user,
-        actor_api_key_id=ctx.api_key.pk if ctx.api_key is not None else None,
-        actor_label=label[:200],
+    decision = _record(
+        GateDecision(
+            asked_at=now,
+            service=service,
+            environment=environment,
+            version=version,
+            change=change,
+            allowed=not reasons,
+            reasons=reasons,
+            actor_user=user,
+            actor_api_key_id=ctx.api_key.pk if ctx.api_key is not None else None,
+            actor_label=label[:200],
+        )
     )
     return GateResult(allowed=not reasons, reasons=reasons, decision=decision, change=change)
 
