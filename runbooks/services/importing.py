@@ -36,7 +36,12 @@ from django.db import transaction
 from governance.errors import VigilError
 from governance.models import Service, Team
 
-from ..choices import DEFAULT_PROCEDURE_DEADLINE_HOURS, DEFAULT_REVIEW_INTERVAL_DAYS, ON_CALL_ASSIGNEE
+from ..choices import (
+    DEFAULT_PROCEDURE_DEADLINE_HOURS,
+    DEFAULT_REVIEW_INTERVAL_DAYS,
+    ON_CALL_ASSIGNEE,
+    RunbookStatus,
+)
 from ..markdown import content_sha256, normalise, step_heading_lines
 from ..models import Runbook
 from .runbooks import latest_version, runbook_create, runbook_edit, runbook_update, validate_cadence, version_publish
@@ -82,7 +87,7 @@ class RunbookFile:
 @dataclass
 class ImportLine:
     path: str
-    outcome: str  # created, new version, updated, unchanged, rejected
+    outcome: str  # created, new version, updated, unchanged, retired, rejected
     slug: str = ""
     detail: str = ""
 
@@ -103,7 +108,8 @@ class ImportReport:
         return self.count("rejected")
 
     def summary(self) -> str:
-        parts = [f"{self.count(o)} {o}" for o in ("created", "new version", "updated", "unchanged", "rejected")]
+        outcomes = ("created", "new version", "updated", "unchanged", "retired", "rejected")
+        parts = [f"{self.count(o)} {o}" for o in outcomes]
         return f"{len(self.lines)} file(s): " + ", ".join(parts)
 
 
@@ -254,6 +260,9 @@ def runbook_import_one(*, parsed: RunbookFile, publish: bool = True, actor=None)
         if publish:
             version_publish(version=latest_version(runbook), approval_label=source)
         return ImportLine(parsed.path, "created", parsed.slug, "v1" + ("" if publish else " (draft)"))
+    if runbook.status == RunbookStatus.RETIRED:
+        # Retiring is a decision taken in Vigil; a file left in a repository does not undo it.
+        return ImportLine(parsed.path, "retired", parsed.slug, "retired in Vigil; not changed (remove the file)")
     changed = runbook_update(runbook=runbook, actor=actor, **_metadata(parsed))
     latest = latest_version(runbook)
     if latest is not None and latest.content_sha256 == content_sha256(parsed.body):

@@ -151,3 +151,17 @@ def test_load_starter_runbooks_is_idempotent():
     out, code = run("load_starter_runbooks")
     assert code == 0 and RunbookVersion.objects.count() == count
     assert Runbook.objects.get(slug="weekly-slo-and-incident-review").cadence == "weekly"
+
+
+def test_a_retired_runbook_is_not_revived_by_its_file(tmp_path, service, approver):
+    from runbooks.services import runbook_retire
+
+    file = tmp_path / "cache.md"
+    file.write_text(GOOD)
+    run("runbooks_import", str(file))
+    runbook_retire(runbook=Runbook.objects.get(slug="cache-flush"), reason="replaced", actor=approver)
+    file.write_text(GOOD.replace("Expected: OK", "Expected: OK, 0 keys"))
+    out, code = run("runbooks_import", str(file))
+    assert code == 0 and "retired" in out and "1 retired" in out
+    runbook = Runbook.objects.get(slug="cache-flush")
+    assert runbook.status == "retired" and runbook.versions.count() == 1
