@@ -1,10 +1,9 @@
-"""The change manager's console: changes with lifecycle buttons, freeze windows and exceptions,
-the change calendar, deployments and gate decisions (read-only)."""
+"""The change manager's console: changes with lifecycle buttons, the change calendar and the incident page's
+"suspected cause" button."""
 
 from datetime import date, timedelta
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db import models
@@ -17,36 +16,22 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django_object_actions import DjangoObjectActions, action
 
-from governance.admin_base import EstimatedCountPaginator, ReadOnlyAdmin, VigilModelAdmin
+from governance.admin_base import EstimatedCountPaginator, VigilModelAdmin
 from governance.errors import VigilError
 from governance.models import Service
 
-from . import services
-from .calendar import all_service_slugs, calendar_rows
-from .choices import WEEKDAYS, ChangeKind, ChangeStatus, ExceptionStatus, FreezeRecurrence
-from .models import (
+from .. import services
+from ..calendar import all_service_slugs, calendar_rows
+from ..choices import ChangeKind, ChangeStatus
+from ..models import (
     REFERENCE_PREFIX,
     Change,
-    ChangeCalendarFeed,
     Deployment,
-    FreezeException,
-    FreezeWindow,
-    GateDecision,
-    SuspectedCause,
 )
-from .services.changes import EDITABLE
+from ..services.changes import EDITABLE
+from .common import run_service as _run
 
 TIMELINE_LIMIT = 300
-
-
-def _run(modeladmin, request, success: str, call) -> bool:
-    try:
-        call()
-    except VigilError as exc:
-        modeladmin.message_user(request, exc.message, messages.ERROR)
-        return False
-    modeladmin.message_user(request, success, messages.SUCCESS)
-    return True
 
 
 class ChangeForm(forms.ModelForm):
@@ -422,229 +407,3 @@ class ChangeAdmin(DjangoObjectActions, VigilModelAdmin):
         return HttpResponseRedirect(
             reverse("admin:incidents_incident_change", args=[incident.pk]) + "#panel-changes.what_changed"
         )
-
-
-@admin.register(Deployment)
-class DeploymentAdmin(ReadOnlyAdmin):
-    list_display = [
-        "started_at",
-        "service",
-        "version",
-        "environment",
-        "status",
-        "change_link",
-        "in_freeze",
-        "suspect_incident",
-    ]
-    list_filter = ["status", "environment", "in_freeze", "service"]
-    list_select_related = ["service", "change", "suspect_incident"]
-    search_fields = ["version"]
-    ordering = ["-started_at", "-id"]
-
-    @admin.display(description="change")
-    def change_link(self, obj):
-        return format_html(
-            '<a href="{}">CHG-{}</a>', reverse("admin:changes_change_change", args=[obj.change_id]), obj.change_id
-        )
-
-
-@admin.register(SuspectedCause)
-class SuspectedCauseAdmin(ReadOnlyAdmin):
-    list_display = ["incident", "change", "deployment", "linked_by", "linked_at"]
-    list_select_related = ["incident", "change", "deployment", "deployment__service", "linked_by"]
-    ordering = ["-linked_at", "-id"]
-
-
-class FreezeWindowForm(forms.ModelForm):
-    weekdays = forms.TypedMultipleChoiceField(
-        choices=list(enumerate(WEEKDAYS)),
-        coerce=int,
-        required=False,
-        widget=forms.CheckboxSelectMultiple,
-        help_text="Weekly windows: the days.",
-    )
-
-    class Meta:
-        model = FreezeWindow
-        fields = [
-            "name",
-            "reason",
-            "recurrence",
-            "starts_at",
-            "ends_at",
-            "weekdays",
-            "start_time",
-            "end_time",
-            "cron",
-            "duration_minutes",
-            "time_zone",
-            "all_services",
-            "services",
-            "environments",
-            "active",
-        ]
-
-    def clean(self):
-        data = super().clean()
-        if not data.get("all_services") and not data.get("services"):
-            self.add_error("services", "Choose services, or tick “all services”.")
-        return data
-
-
-@admin.register(FreezeWindow)
-class FreezeWindowAdmin(VigilModelAdmin):
-    form = FreezeWindowForm
-    list_display = ["name", "recurrence", "schedule", "scope", "environments", "active"]
-    list_filter = ["active", "recurrence", "all_services"]
-    search_fields = ["name", "reason"]
-    ordering = ["name", "id"]
-    autocomplete_fields = ["services"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("services")
-
-    @admin.display(description="when")
-    def schedule(self, obj):
-        if obj.recurrence == FreezeRecurrence.ONCE:
-            return (
-                f"{timezone.localtime(obj.starts_at):%Y-%m-%d %H:%M} – {timezone.localtime(obj.ends_at):%Y-%m-%d %H:%M}"
-            )
-        if obj.recurrence == FreezeRecurrence.WEEKLY:
-            days = ", ".join(WEEKDAYS[d] for d in obj.weekdays or [])
-            return f"{days} {obj.start_time:%H:%M}–{obj.end_time:%H:%M} {obj.time_zone}"
-        return f"{obj.cron} for {obj.duration_minutes} min ({obj.time_zone})"
-
-    @admin.display(description="services")
-    def scope(self, obj):
-        return "all" if obj.all_services else ", ".join(s.slug for s in obj.services.all())
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-
-
-@admin.register(FreezeException)
-class FreezeExceptionAdmin(DjangoObjectActions, VigilModelAdmin):
-    evidence_like = True
-    list_display = ["window", "change", "service", "valid_from", "valid_until", "status", "requested_by", "decided_by"]
-    list_filter = ["status", "window"]
-    list_select_related = ["window", "change", "service", "requested_by", "decided_by"]
-    search_fields = ["reason", "window__name"]
-    ordering = ["-valid_from", "-id"]
-    autocomplete_fields = ["change", "service"]
-    fields = [
-        "window",
-        "change",
-        "service",
-        "reason",
-        "valid_from",
-        "valid_until",
-        "status",
-        "requested_by",
-        "decided_by",
-        "decided_at",
-    ]
-    readonly_fields = ["status", "requested_by", "decided_by", "decided_at"]
-    change_actions = ["approve", "reject"]
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None:
-            return self.fields  # a decided (or requested) exception is not edited, only decided
-        return self.readonly_fields
-
-    def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
-        try:
-            created = services.freeze_exception_request(
-                window=data["window"],
-                reason=data["reason"],
-                valid_from=data["valid_from"],
-                valid_until=data["valid_until"],
-                change=data.get("change"),
-                service=data.get("service"),
-                requested_by=request.user,
-            )
-        except VigilError as exc:
-            messages.error(request, exc.message)
-            return
-        obj.pk = obj.id = created.pk
-
-    def get_change_actions(self, request, object_id, form_url):
-        exception = FreezeException.objects.filter(pk=object_id).first()
-        if (
-            exception is None
-            or exception.status != ExceptionStatus.REQUESTED
-            or not request.user.has_perm("changes.approve_freezeexception")
-            or exception.requested_by_id == request.user.pk
-        ):
-            return []
-        return self.change_actions
-
-    @action(label="Approve", description="Allow changes during the freeze", methods=("POST",), button_type="form")
-    def approve(self, request, obj):
-        _run(
-            self,
-            request,
-            "Freeze exception approved.",
-            lambda: services.freeze_exception_decide(exception=obj.pk, approve=True, actor=request.user),
-        )
-
-    @action(label="Reject", description="Keep the freeze", methods=("POST",), button_type="form")
-    def reject(self, request, obj):
-        _run(
-            self,
-            request,
-            "Freeze exception rejected.",
-            lambda: services.freeze_exception_decide(exception=obj.pk, approve=False, actor=request.user),
-        )
-
-
-@admin.register(GateDecision)
-class GateDecisionAdmin(ReadOnlyAdmin):
-    list_display = ["asked_at", "service", "environment", "version", "allowed", "reason_codes", "actor_label"]
-    list_filter = ["allowed", "environment", "service"]
-    list_select_related = ["service"]
-    search_fields = ["version"]
-    ordering = ["-asked_at", "-id"]
-
-    @admin.display(description="reasons")
-    def reason_codes(self, obj):
-        return ", ".join(r.get("code", "?") for r in obj.reasons) or "—"
-
-
-def feed_url(feed: ChangeCalendarFeed) -> str:
-    return settings.VIGIL_BASE_URL.rstrip("/") + reverse("changes:calendar", args=[feed.token])
-
-
-@admin.register(ChangeCalendarFeed)
-class ChangeCalendarFeedAdmin(VigilModelAdmin):
-    list_display = ["name", "created_by", "created_at"]
-    list_select_related = ["created_by"]
-    search_fields = ["name"]
-    fields = ["name", "services", "private_url"]
-    readonly_fields = ["private_url"]
-    autocomplete_fields = ["services"]
-    actions = ["rotate_token"]
-
-    def get_fields(self, request, obj=None):
-        # The URL is a credential: only people who may change the feed see it.
-        fields = super().get_fields(request, obj)
-        return fields if self.has_change_permission(request, obj) else [f for f in fields if f != "private_url"]
-
-    @admin.display(description="private URL")
-    def private_url(self, obj):
-        if obj.pk is None:
-            return "Saved feeds get a private URL."
-        return format_html('<a href="{0}">{0}</a>', feed_url(obj))
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-
-    @admin.action(description="Rotate the private URL (the old one stops working)", permissions=["change"])
-    def rotate_token(self, request, queryset):
-        for feed in queryset:
-            services.calendar_feed_rotate_token(feed=feed)
-        messages.success(request, f"{queryset.count()} feed URL(s) replaced.")
