@@ -27,6 +27,10 @@ class EventType(models.TextChoices):
     AUDIT_CHAIN_BROKEN = "audit.chain_broken"
     CHANGE_SUSPECT = "change.suspect"
     CHANGE_APPROVAL_DUE = "change.approval_due"
+    SLO_BURN_RATE = "slo.burn_rate"
+    SLO_BUDGET_WARNING = "slo.budget_warning"
+    SLO_BUDGET_EXHAUSTED = "slo.budget_exhausted"
+    SLO_EVALUATION_FAILED = "slo.evaluation_failed"
     # Vigil's own addition: the admin's "send test" (never routed).
     CHANNEL_TEST = "channel.test"
 

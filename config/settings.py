@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "backups",
     "access_reviews",
     "changes",
+    "slos",
 ]
 
 MIDDLEWARE = [

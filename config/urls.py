@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("backups.api.urls")),
     path("", include("access_reviews.api.urls")),
     path("", include("changes.api.urls")),
+    path("", include("slos.api.urls")),
 ]
 
 urlpatterns = [

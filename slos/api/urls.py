@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "slos"
+
+urlpatterns = [
+    path("slos/", views.SLOListView.as_view(), name="slo-list"),
+    path("slos/<slug:slug>/events/", views.SLOEventsView.as_view(), name="slo-events"),
+]

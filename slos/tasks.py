@@ -1,0 +1,27 @@
+"""Thin Celery tasks: scheduled jobs through the kernel's ledger."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from governance.jobs import scheduled_job
+
+from .models import SLO
+from .services import slo_evaluate
+
+
+def evaluate_all(*, now=None, slug: str | None = None) -> list:
+    now = now or timezone.now()
+    qs = SLO.objects.filter(enabled=True).order_by("slug")
+    if slug:
+        qs = SLO.objects.filter(slug=slug)
+    return [slo_evaluate(slo=pk, now=now) for pk in qs.values_list("pk", flat=True)]
+
+
+@scheduled_job("slos.evaluate", every=timedelta(minutes=1), expected_every=timedelta(minutes=5))
+def evaluate() -> str:
+    """Evaluate every enabled SLO: SLI, error budget, burn rates, episodes and budget policy."""
+    results = evaluate_all()
+    unknown = sum(1 for r in results if r.budget_status == "unknown")
+    alerts = sum(1 for r in results if r.alert)
+    return f"{len(results)} SLO(s) evaluated, {alerts} burning, {unknown} unknown"
