@@ -2,7 +2,6 @@
 
 from datetime import datetime, timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 
 from governance.choices import ServiceTier, Severity
@@ -35,10 +34,6 @@ def runbooks_for_incident(incident) -> list[Runbook]:
     return matched
 
 
-def review_due_at(runbook: Runbook) -> datetime | None:
-    return runbook.review_due_at
-
-
 def runbooks_review_due(*, now: datetime | None = None, within: timedelta = timedelta(0)) -> list[tuple]:
     """(runbook, due_at) for published runbooks whose review falls due before now + within."""
     now = now or timezone.now()
@@ -52,12 +47,6 @@ def runbooks_review_due(*, now: datetime | None = None, within: timedelta = time
 
 def overdue_review_ids(*, now: datetime | None = None) -> set[int]:
     return {runbook.pk for runbook, _ in runbooks_review_due(now=now)}
-
-
-def overdue_reviews_q(now: datetime | None = None) -> Q:
-    """A filter for runbooks overdue for review, for the changelist (evaluated in the database)."""
-    ids = overdue_review_ids(now=now)
-    return Q(pk__in=ids)
 
 
 def open_procedures(*, overdue: bool | None = None):
