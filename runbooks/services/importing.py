@@ -234,13 +234,12 @@ def parse_runbook_file(path: str, raw: bytes) -> RunbookFile:
     )
 
 
-def _metadata(parsed: RunbookFile) -> dict:
-    return {
+def _metadata(parsed: RunbookFile, *, creating: bool) -> dict:
+    meta = {
         "title": parsed.title,
         "service": parsed.service,
         "severities": sorted(set(parsed.severities)),
         "alert_names": sorted(set(parsed.alert_names)),
-        "owner_team": parsed.owner or (parsed.service.owner_team if parsed.service else None),
         "review_interval_days": parsed.review_interval_days,
         "cadence": parsed.cadence,
         "cadence_timezone": parsed.cadence_timezone,
@@ -248,6 +247,12 @@ def _metadata(parsed: RunbookFile) -> dict:
         "procedure_assignee": parsed.assignee,
         "assign_on_call": parsed.assign_on_call,
     }
+    # A file without `owner` leaves the owner as Vigil has it (a new runbook: the service's owner).
+    if parsed.owner is not None:
+        meta["owner_team"] = parsed.owner
+    elif creating:
+        meta["owner_team"] = parsed.service.owner_team if parsed.service else None
+    return meta
 
 
 @transaction.atomic
@@ -255,7 +260,7 @@ def runbook_import_one(*, parsed: RunbookFile, publish: bool = True, actor=None)
     source = f"import:{parsed.path}"[:300]
     runbook = Runbook.objects.filter(slug=parsed.slug).first()
     if runbook is None:
-        meta = _metadata(parsed)
+        meta = _metadata(parsed, creating=True)
         runbook = runbook_create(slug=parsed.slug, body=parsed.body, actor=actor, source=source, **meta)
         if publish:
             version_publish(version=latest_version(runbook), approval_label=source)
@@ -263,7 +268,7 @@ def runbook_import_one(*, parsed: RunbookFile, publish: bool = True, actor=None)
     if runbook.status == RunbookStatus.RETIRED:
         # Retiring is a decision taken in Vigil; a file left in a repository does not undo it.
         return ImportLine(parsed.path, "retired", parsed.slug, "retired in Vigil; not changed (remove the file)")
-    changed = runbook_update(runbook=runbook, actor=actor, **_metadata(parsed))
+    changed = runbook_update(runbook=runbook, actor=actor, **_metadata(parsed, creating=False))
     latest = latest_version(runbook)
     if latest is not None and latest.content_sha256 == content_sha256(parsed.body):
         if publish and not latest.is_published:

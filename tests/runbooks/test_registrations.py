@@ -102,3 +102,12 @@ def test_the_evidence_exporters_list_approvals_reviews_and_executions(runbook, a
     columns, executions = evidence_exporters.get("runbook_executions").export(start, end)
     assert executions[0][columns.index("steps")] == "1:done:approver"
     assert evidence_exporters.get("runbook_executions").export(end, end + timedelta(days=1))[1] == []
+
+
+def test_seeding_twice_changes_nothing_the_second_time():
+    from governance.models import AuditEvent
+
+    call_command("seed_demo")
+    before = AuditEvent.objects.filter(object_type__startswith="runbooks.").count()
+    call_command("seed_demo")
+    assert AuditEvent.objects.filter(object_type__startswith="runbooks.").count() == before
