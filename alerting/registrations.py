@@ -19,6 +19,7 @@ from governance.registries import (
     evidence_exporters,
     health_checks,
     metrics,
+    notifiers,
     scorecard_dimensions,
     status_sources,
 )
@@ -191,6 +192,13 @@ def export_notifications(start, end):
     return columns, rows
 
 
+def notify_kernel_event(*, event_type: str, subject: str, body: str, idempotency_key: str, severity=None) -> None:
+    """The kernel's events (audit.chain_broken, ...) go through the outbox and the routing rules."""
+    from .services import notify
+
+    notify(event_type, subject=subject, body=body, idempotency_key=idempotency_key, severity=severity)
+
+
 def seed(stdout) -> None:
     from .demo import seed_alerting
 
@@ -198,6 +206,7 @@ def seed(stdout) -> None:
 
 
 health_checks.register("notifications", HealthCheck("notifications", check_notifications))
+notifiers.register("alerting", notify_kernel_event)
 metrics.register(
     "vigil_notifications_dead_letter",
     MetricFamily(
@@ -219,5 +228,5 @@ demo_seeders.register("alerting", seed)
 status_sources.register("alerting", StatusSource("alerting", status_lines))
 scorecard_dimensions.register("alerting", ScorecardDimension("alerting", "Alerting and on-call", alerting_score))
 evidence_exporters.register(
-    "alerting_notifications", EvidenceExporter("alerting_notifications", export_notifications, controls=("A.5.24",))
+    "alerting_notifications", EvidenceExporter("alerting_notifications", export_notifications, controls=("SOC 2 CC7.3", "ISO 27001 A.5.24"))
 )

@@ -13,6 +13,17 @@ class VigilAdminSite(admin.AdminSite):
     site_title = "Vigil"
     index_title = "Dashboard"
 
+    def get_urls(self):
+        from django.urls import path
+
+        from governance import admin_views
+
+        return [
+            path("scorecard/", self.admin_view(lambda r: admin_views.scorecard_view(r, self)), name="scorecard"),
+            path("evidence/", self.admin_view(lambda r: admin_views.evidence_view(r, self)), name="evidence"),
+            *super().get_urls(),
+        ]
+
     def index(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "panels": self.panels_for(request)}
         return super().index(request, extra_context)

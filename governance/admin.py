@@ -8,7 +8,17 @@ from django_celery_beat.models import PeriodicTask
 
 from .admin_base import ReadOnlyAdmin, VigilModelAdmin, distinct_values_filter
 from .choices import Scope
-from .models import ApiKey, AuditEvent, JobRun, Service, Team
+from .models import (
+    ApiKey,
+    AuditCheckpoint,
+    AuditEvent,
+    AuditSeal,
+    AuditSigningKey,
+    JobRun,
+    ScorecardSnapshot,
+    Service,
+    Team,
+)
 from .services import api_key_create, api_key_revoke
 
 
@@ -134,6 +144,44 @@ class AuditEventAdmin(ReadOnlyAdmin):
     date_hierarchy = None
     ordering = ["-occurred_at", "-id"]
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+
+@admin.register(AuditSeal)
+class AuditSealAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "event_id", "hash", "sealed_at"]
+    search_fields = ["hash__exact"]
+    ordering = ["-seq"]
+    readonly_fields = [f.name for f in AuditSeal._meta.fields]
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "hash", "signed_at", "key"]
+    list_select_related = ["key"]
+    ordering = ["-seq", "-id"]
+    readonly_fields = [f.name for f in AuditCheckpoint._meta.fields]
+
+
+@admin.register(AuditSigningKey)
+class AuditSigningKeyAdmin(ReadOnlyAdmin):
+    """Every key that signed a checkpoint; the current one is also at /.well-known/vigil-audit-key.pem."""
+
+    list_display = ["key_id", "first_used_at"]
+    ordering = ["first_used_at"]
+    readonly_fields = ["key_id", "first_used_at", "public_key"]
+    fields = readonly_fields
+
+    @admin.display(description="public key (PEM)")
+    def public_key(self, obj):
+        return format_html("<pre>{}</pre>", obj.public_key_pem)
+
+
+@admin.register(ScorecardSnapshot)
+class ScorecardSnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["quarter", "title", "score", "taken_at"]
+    list_filter = ["quarter"]
+    ordering = ["-quarter", "dimension"]
+    readonly_fields = [f.name for f in ScorecardSnapshot._meta.fields]
 
 
 @admin.register(JobRun)

@@ -167,7 +167,19 @@ def check_jobs() -> list[CheckResult]:
     return results
 
 
+def check_audit_chain() -> CheckResult:
+    from .chain import chain_status
+
+    status = chain_status()
+    if not status.ok:
+        return CheckResult("audit_chain", CheckStatus.CRITICAL, status.detail, {"head_seq": status.head_seq})
+    if status.last_verified_at is None:
+        return CheckResult("audit_chain", CheckStatus.WARNING, status.detail, {"head_seq": status.head_seq})
+    return CheckResult("audit_chain", CheckStatus.OK, status.detail, {"head_seq": status.head_seq})
+
+
 health_checks.register("database", HealthCheck("database", check_database, readiness=True))
 health_checks.register("broker", HealthCheck("broker", check_broker, readiness=True))
 health_checks.register("workers", HealthCheck("workers", check_workers))
 health_checks.register("jobs", HealthCheck("jobs", check_jobs))
+health_checks.register("audit_chain", HealthCheck("audit_chain", check_audit_chain))

@@ -121,6 +121,7 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-occurred_at", "-pk"]
+        permissions = [("export_evidence", "Can export evidence bundles")]
         indexes = [
             models.Index(fields=["object_type", "object_id", "-occurred_at"], name="audit_object"),
             models.Index(fields=["-occurred_at", "-id"], name="audit_recent"),
@@ -158,3 +159,79 @@ class JobRun(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class AuditSeal(models.Model):
+    """One link of the audit hash chain: the `seq`-th sealed event and its hash.
+
+    hash = SHA-256 of the event's canonical JSON, which includes `seq` and the previous link's hash
+    (governance/chain.py documents the exact bytes). Append-only like the events themselves.
+    """
+
+    seq = models.BigIntegerField(primary_key=True)
+    # No FK constraint: a deleted event must leave its seal behind, which is how verification notices.
+    event = models.OneToOneField(
+        AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="seal", unique=True
+    )
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.hash[:12]}"
+
+
+class AuditSigningKey(models.Model):
+    """Every public key that ever signed a checkpoint, so old checkpoints verify after a rotation."""
+
+    key_id = models.CharField(max_length=16, primary_key=True)
+    public_key_pem = models.TextField()
+    first_used_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["first_used_at"]
+
+    def __str__(self) -> str:
+        return self.key_id
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement: the chain's `seq`-th link has this hash (Ed25519 over the canonical statement)."""
+
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField(default=timezone.now)
+    key = models.ForeignKey(AuditSigningKey, on_delete=models.PROTECT, related_name="checkpoints")
+    signature = models.CharField(max_length=128, help_text="Ed25519 signature, hex")
+
+    class Meta:
+        ordering = ["-seq", "-id"]
+        indexes = [models.Index(fields=["-seq"], name="checkpoint_recent")]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq} {self.hash[:12]}"
+
+
+class ScorecardSnapshot(models.Model):
+    """One dimension's score for one quarter, kept so the trend is not recomputed from rows that change.
+
+    The current quarter's row is refreshed daily; once the quarter is over it is never written again.
+    """
+
+    quarter = models.CharField(max_length=7, help_text="e.g. 2026Q4")
+    dimension = models.CharField(max_length=80)
+    title = models.CharField(max_length=120)
+    score = models.PositiveSmallIntegerField(validators=[MaxValueValidator(100)])
+    facts = models.JSONField(default=list)
+    next_steps = models.JSONField(default=list)
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-quarter", "dimension"]
+        constraints = [models.UniqueConstraint(fields=["quarter", "dimension"], name="scorecard_quarter_dimension")]
+
+    def __str__(self) -> str:
+        return f"{self.quarter} {self.dimension}: {self.score}"

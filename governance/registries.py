@@ -174,5 +174,8 @@ scorecard_dimensions: Registry[ScorecardDimension] = Registry("scorecard dimensi
 status_sources: Registry[StatusSource] = Registry("status source")
 scheduled_jobs: Registry[ScheduledJob] = Registry("scheduled job")
 webhooks: Registry[Webhook] = Registry("webhook")
+# Kernel events (audit.chain_broken, ...) reach people through these: callables taking
+# event_type, subject, body, idempotency_key, severity. Alerting registers its outbox here.
+notifiers: Registry[Callable[..., Any]] = Registry("notifier")
 # name → callable(stdout) that creates idempotent demo data for one app
 demo_seeders: Registry[Callable[[Any], None]] = Registry("demo seeder")

@@ -8,4 +8,5 @@ urlpatterns = [
     path("health/database", views.database, name="health-database"),
     path("health", views.HealthView.as_view(), name="health"),
     path("metrics", views.MetricsView.as_view(), name="metrics"),
+    path(".well-known/vigil-audit-key.pem", views.audit_public_key, name="audit-public-key"),
 ]

@@ -84,3 +84,10 @@ class MetricsView(APIView):
     @extend_schema(exclude=True)
     def get(self, request):
         return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+
+
+def audit_public_key(request):
+    """The Ed25519 public key that signs audit checkpoints and evidence manifests (SubjectPublicKeyInfo PEM)."""
+    from .chain import public_key_pem
+
+    return HttpResponse(public_key_pem(), content_type="application/x-pem-file")

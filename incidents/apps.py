@@ -9,16 +9,20 @@ class IncidentsConfig(AppConfig):
         from governance.api.permissions import register_scope_permissions
         from governance.registries import (
             DashboardPanel,
+            EvidenceExporter,
             MetricFamily,
+            ScorecardDimension,
             StatusSource,
             dashboard_panels,
             demo_seeders,
+            evidence_exporters,
             metrics,
+            scorecard_dimensions,
             status_sources,
             webhooks,
         )
 
-        from . import dashboard, demo, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
+        from . import dashboard, demo, evidence, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
         from .api.webhooks import ALERTMANAGER_WEBHOOK
 
         webhooks.register("alertmanager", ALERTMANAGER_WEBHOOK)
@@ -53,6 +57,12 @@ class IncidentsConfig(AppConfig):
             ),
         )
         status_sources.register("incidents", StatusSource("incidents", dashboard.status_lines))
+        for name, export, controls in evidence.EXPORTERS:
+            evidence_exporters.register(name, EvidenceExporter(name, export, controls=controls))
+        scorecard_dimensions.register(
+            "incident_response",
+            ScorecardDimension("incident_response", "Incident response", dashboard.incident_response_score),
+        )
         demo_seeders.register("incidents", demo.seed_incidents)
 
         register_scope_permissions("incidents:read", "incidents.view_incident")

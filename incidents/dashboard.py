@@ -174,3 +174,41 @@ def status_lines():
         f"{overdue_postmortems} overdue postmortem(s), {items['overdue']} overdue action item(s)",
         {"postmortems_overdue": overdue_postmortems, "action_items_overdue": items["overdue"]},
     )
+
+
+# --- scorecard -----------------------------------------------------------------------------
+
+
+def incident_response_score() -> dict:
+    """Ack-SLA compliance, postmortems on time and action items closed, over the dashboard's period."""
+    since = timezone.now() - PERIOD
+    rows = incident_metrics(by="severity", since=since)
+    decided = [r for r in rows if r["ack_sla_compliance"] is not None]
+    facts, steps, score = [], [], 0
+    if decided:
+        total = sum(r["incidents"] for r in decided)
+        compliance = sum(r["ack_sla_compliance"] * r["incidents"] for r in decided) / total
+        score += round(40 * compliance)
+        facts.append(f"ack-SLA compliance {compliance * 100:.0f}% over {total} incident(s) in {PERIOD.days} days")
+        if compliance < 0.95:
+            steps.append("Acknowledge within the policy: check the on-call rotations and escalation steps.")
+    else:
+        score += 40
+        facts.append(f"no incident needed acknowledging in {PERIOD.days} days")
+    postmortems = postmortem_on_time()
+    if postmortems["rate"] is None:
+        score += 30
+        facts.append("no postmortem was due")
+    else:
+        score += round(30 * postmortems["rate"])
+        facts.append(f"postmortems on time: {_pct(postmortems['rate'])}; {postmortems['overdue']} overdue")
+        if postmortems["overdue"]:
+            steps.append(f"Publish the {postmortems['overdue']} overdue postmortem(s).")
+    items = action_item_counts()
+    if items["overdue"]:
+        score += round(30 * (1 - items["overdue"] / max(items["open"], 1)))
+        steps.append(f"Close or re-plan {items['overdue']} overdue action item(s).")
+    else:
+        score += 30
+    facts.append(f"{items['open']} open action item(s), {items['overdue']} overdue")
+    return {"score": score, "facts": facts, "next_steps": steps}

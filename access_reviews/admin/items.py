@@ -11,6 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
@@ -230,8 +231,9 @@ class ReviewItemAdmin(VigilModelAdmin):
         delegate_form = DelegateForm()
         if request.method == "POST":
             if not own:
-                self.message_user(request, "Only the item's reviewer can decide it.", messages.ERROR)
-                return HttpResponseRedirect(request.path)
+                # Read access (an auditor, a compliance manager) is not a right to decide: refused, like
+                # every other change the role may not make.
+                raise PermissionDenied("Only the item's reviewer can decide it.")
             if "_delegate" in request.POST:
                 delegate_form = DelegateForm(request.POST)
                 if delegate_form.is_valid():
