@@ -98,7 +98,7 @@ def test_compliance_manager_sees_all_items_but_decides_only_their_own(org, items
     client.force_login(org["compliance"])
     response = client.get(reverse(CHANGELIST))
     assert len(response.context["cl"].result_list) == 3
-    client.post(change_url(items["erin"]), {"decision": "keep", "_decide": "1"})
+    assert client.post(change_url(items["erin"]), {"decision": "keep", "_decide": "1"}).status_code == 403
     assert ReviewItem.objects.get(pk=items["erin"].pk).decision == Decision.PENDING
 
 
