@@ -46,7 +46,8 @@ class RunbookForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["alert_names"] = ", ".join(self.instance.alert_names)
-        self.fields["cadence"].help_text = "daily, weekly, monthly, quarterly or a cron expression; empty: none."
+        if "cadence" in self.fields:  # absent when the page is read-only (a viewer, a retired runbook)
+            self.fields["cadence"].help_text = "daily, weekly, monthly, quarterly or a cron expression; empty: none."
         if "procedure_assignee" in self.fields:
             self.fields["procedure_assignee"].queryset = (
                 get_user_model().objects.filter(is_active=True).order_by("username")
@@ -57,6 +58,8 @@ class RunbookForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        if "cadence" not in self.fields:
+            return data
         try:
             _validate_lists(data.get("severities"), data.get("alert_names"))
             validate_cadence(data.get("cadence", ""), data.get("cadence_timezone") or "UTC")

@@ -250,3 +250,53 @@ def test_the_execution_changelist_keeps_its_query_count(client, runbook, inciden
         page = client.get(url)
     assert len(nine) == len(one)
     assert page.content.decode().count("drill run #") == 8
+
+
+@pytest.mark.parametrize("role", ["Auditor", "Compliance Manager", "Ops Admin"])
+def test_every_runbooks_page_opens_for_readers(client, runbook, incident, responder, role):
+    from .conftest import person
+
+    execution = services.execution_start(
+        version=runbook.current_version, purpose="incident", incident=incident, actor=responder
+    )
+    services.runbook_edit(runbook=runbook, body=BODY + "\nMore.\n", actor=responder)
+    client.force_login(person(f"reader-{role}".lower().replace(" ", "-"), role))
+    urls = [
+        reverse("admin:runbooks_runbook_changelist"),
+        reverse("admin:runbooks_runbook_changelist") + "?review=overdue",
+        reverse("admin:runbooks_runbook_change", args=[runbook.pk]),
+        reverse("admin:runbooks_runbook_actions", args=[runbook.pk, "compare"]),
+        reverse("admin:runbooks_runbook_coverage"),
+        reverse("admin:runbooks_runbookversion_changelist"),
+        reverse("admin:runbooks_runbookversion_changelist") + "?published_at__isempty=1",
+        reverse("admin:runbooks_runbookversion_change", args=[runbook.current_version_id]),
+        reverse("admin:runbooks_runbookexecution_changelist"),
+        reverse("admin:runbooks_runbookexecution_change", args=[execution.pk]),
+    ]
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+
+
+def test_readers_see_no_buttons_that_write(client, runbook, incident, responder):
+    from .conftest import person
+
+    execution = services.execution_start(
+        version=runbook.current_version, purpose="incident", incident=incident, actor=responder
+    )
+    client.force_login(person("reader", "Auditor"))
+    runner = client.get(reverse("admin:runbooks_runbookexecution_change", args=[execution.pk])).content.decode()
+    assert "step-1-form" not in runner and "execution-complete-form" not in runner
+    page = client.get(reverse("admin:runbooks_runbook_change", args=[runbook.pk])).content.decode()
+    for tool in ("edit_content", "publish", "review", "retire", "rehearse"):
+        assert f'data-tool-name="{tool}"' not in page
+    response = client.post(
+        reverse("admin:runbooks_runbookexecution_step", args=[execution.pk]), {"step": 1, "outcome": "done"}
+    )
+    assert response.status_code == 403
+
+
+def test_a_retired_runbook_opens_read_only(client, runbook, approver):
+    services.runbook_retire(runbook=runbook, reason="replaced", actor=approver)
+    client.force_login(approver)
+    page = client.get(reverse("admin:runbooks_runbook_change", args=[runbook.pk]))
+    assert page.status_code == 200 and b'name="cadence"' not in page.content
