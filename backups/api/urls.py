@@ -1,3 +1,11 @@
+from django.urls import path
+
+from . import views
+
 app_name = "backups"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("backups/targets/", views.BackupTargetListView.as_view(), name="target-list"),
+    path("backups/runs/", views.BackupRunReportView.as_view(), name="run-report"),
+    path("backups/targets/<slug:slug>/report/", views.BackupToolReportView.as_view(), name="tool-report"),
+]

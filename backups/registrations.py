@@ -1,0 +1,1 @@
+"""Registrations in the kernel registries (dashboard, metrics, status, scorecard, gate, demo)."""
