@@ -14,7 +14,7 @@ from governance.admin_base import VigilModelAdmin
 from governance.errors import VigilError
 
 from .. import services
-from ..choices import ExecutionPurpose
+from ..choices import OPEN_EXECUTION_STATUSES, ExecutionPurpose
 from ..models import Runbook, RunbookExecution
 from ..rendering import rendered_steps
 from ..selectors import runbooks_for_incident
@@ -164,6 +164,14 @@ class RunbookExecutionAdmin(VigilModelAdmin):
         if runbook.current_version_id is None:
             self.message_user(request, f"{runbook} has no published version.", messages.ERROR)
             return HttpResponseRedirect(back)
+        if incident is not None:
+            # A second click (or a second responder) joins the run in progress instead of starting another.
+            running = RunbookExecution.objects.filter(
+                incident=incident, runbook=runbook, status__in=OPEN_EXECUTION_STATUSES
+            ).first()
+            if running is not None:
+                self.message_user(request, f"{runbook} is already running for {incident.reference}.", messages.INFO)
+                return self._back(running.pk)
         started = {}
 
         def start():

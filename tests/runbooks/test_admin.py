@@ -300,3 +300,12 @@ def test_a_retired_runbook_opens_read_only(client, runbook, approver):
     client.force_login(approver)
     page = client.get(reverse("admin:runbooks_runbook_change", args=[runbook.pk]))
     assert page.status_code == 200 and b'name="cadence"' not in page.content
+
+
+def test_a_second_start_joins_the_run_in_progress(client, runbook, incident, responder):
+    client.force_login(responder)
+    start = reverse("admin:runbooks_runbookexecution_start") + f"?incident={incident.pk}"
+    first = client.post(start, {"runbook": runbook.pk})
+    second = client.post(start, {"runbook": runbook.pk})
+    assert RunbookExecution.objects.count() == 1
+    assert first["Location"] == second["Location"]
