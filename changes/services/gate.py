@@ -5,6 +5,7 @@ Checks are `governance.registries.gate_checks` entries called as
 not_approved, open_incident and ack_breach; backups and SLOs add theirs.
 """
 
+import contextvars
 import json
 import logging
 from dataclasses import dataclass
@@ -39,12 +40,31 @@ def reason_dict(reason: GateReason) -> dict:
 # --- the checks changes owns ---------------------------------------------------------------------
 
 
+# gate_evaluate fetches what changes' own checks read in one round trip and leaves it here; a check
+# called on its own (another caller, a test) reads for itself.
+_facts: contextvars.ContextVar = contextvars.ContextVar("gate_facts", default=None)
+
+
+def _prefetched(service, version, now):
+    facts = _facts.get()
+    if facts is not None and (facts.service_id, facts.version, facts.at) == (service.pk, version, now):
+        return facts
+    return None
+
+
 def check_freeze_window(service, environment, version, now) -> list[GateReason]:
     from ..selectors import active_freezes, approved_exception
 
+    facts = _prefetched(service, version, now)
     reasons = []
-    for window, start, end in active_freezes(service=service, environment=environment, at=now):
-        if approved_exception(window=window, service=service, at=now) is not None:
+    windows = facts.windows if facts else None
+    for window, start, end in active_freezes(service=service, environment=environment, at=now, windows=windows):
+        found = (
+            facts.exception_for(window=window, service=service, at=now)
+            if facts
+            else approved_exception(window=window, service=service, at=now)
+        )
+        if found is not None:
             continue
         reasons.append(
             GateReason(
@@ -74,7 +94,8 @@ def not_approved_reasons(change: Change | None) -> list[GateReason]:
 def check_not_approved(service, environment, version, now) -> list[GateReason]:
     from ..selectors import change_for_release
 
-    return not_approved_reasons(change_for_release(service=service, version=version))
+    facts = _prefetched(service, version, now)
+    return not_approved_reasons(facts.change if facts else change_for_release(service=service, version=version))
 
 
 def check_open_incident(service, environment, version, now) -> list[GateReason]:
@@ -82,6 +103,7 @@ def check_open_incident(service, environment, version, now) -> list[GateReason]:
 
     from ..selectors import open_severe_incidents
 
+    facts = _prefetched(service, version, now)
     return [
         GateReason(
             "open_incident",
@@ -89,7 +111,7 @@ def check_open_incident(service, environment, version, now) -> list[GateReason]:
             f"{incident.title}",
             {"incident": incident.reference, "severity": incident.severity, "url": admin_url(incident)},
         )
-        for incident in open_severe_incidents(service=service)
+        for incident in (facts.incidents if facts else open_severe_incidents(service=service))
     ]
 
 
@@ -191,7 +213,19 @@ def gate_evaluate(
     now: datetime | None = None,
 ) -> GateResult:
     """Ask every registered check; a check that crashes refuses (fail closed) with `check_failed`."""
+    from ..selectors import gate_facts
+
     now = now or timezone.now()
+    reasons: list[dict] = []
+    token = _facts.set(gate_facts(service=service, version=version, at=now))
+    try:
+        reasons = _ask_checks(service, environment, version, now, change)
+    finally:
+        _facts.reset(token)
+    return _decide(service, environment, version, now, change, actor, reasons)
+
+
+def _ask_checks(service, environment, version, now, change) -> list[dict]:
     reasons: list[dict] = []
     for check in gate_checks:
         if change is not None and check.name == "not_approved":
@@ -207,6 +241,10 @@ def gate_evaluate(
                     )
                 ]
         reasons.extend(reason_dict(r) for r in found or [])
+    return reasons
+
+
+def _decide(service, environment, version, now, change, actor, reasons) -> GateResult:
     ctx = current_context()
     user = actor if getattr(actor, "pk", None) else (ctx.user if getattr(ctx.user, "pk", None) else None)
     label = (
