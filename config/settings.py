@@ -319,3 +319,11 @@ ALERTMANAGER_MAX_BODY_BYTES = env.int("ALERTMANAGER_MAX_BODY_BYTES", default=DAT
 # --- Runbooks ---------------------------------------------------------------------------
 # Whether a runbook version's author may also approve (publish) it; off: a second person must.
 RUNBOOK_SELF_APPROVAL = env.bool("RUNBOOK_SELF_APPROVAL", default=False)
+
+# --- Changes -----------------------------------------------------------------------------
+# A deployment followed by a SEV1/SEV2 on its service within this many minutes is flagged suspect.
+CHANGES_WATCH_MINUTES = env.int("CHANGES_WATCH_MINUTES", default=60)
+# An emergency change must be approved (after the fact) within this many hours of submission.
+CHANGES_EMERGENCY_APPROVAL_HOURS = env.float("CHANGES_EMERGENCY_APPROVAL_HOURS", default=24.0)
+# The release gate also refuses while an open incident on the service has breached its ack deadline.
+CHANGES_GATE_ACK_BREACH = env.bool("CHANGES_GATE_ACK_BREACH", default=False)
