@@ -6,7 +6,7 @@ Creates (and drops afterwards) the scratch database `vigil_bench_evidence`, fill
 INSERT … SELECT in the shape `audit_record` writes, seals them into the chain, then:
 
 1. export: `manage.py export_evidence` in a child process at SMALL and at LARGE events (100 000 and
-   1 000 000; `--quick`: 5 000 and 50 000), printing rows/s and the child's peak memory; target: peak at
+   1 000 000; `--quick`: 2 000 and 20 000), printing rows/s and the child's peak memory; target: peak at
    LARGE ≤ 1.2 × peak at SMALL (the export streams).
 2. verify: `audit_verify` over the whole chain against bare SHA-256 over the same canonical bytes, built
    beforehand in memory (and against reading + canonicalising + hashing the rows, the least any
@@ -28,7 +28,7 @@ from bench.admin_incidents import drop_database, scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_evidence"
 QUICK = "--quick" in sys.argv
-SMALL, LARGE = (5_000, 50_000) if QUICK else (100_000, 1_000_000)
+SMALL, LARGE = (2_000, 20_000) if QUICK else (100_000, 1_000_000)
 
 
 def fill_audit(total: int) -> None:

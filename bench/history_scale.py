@@ -10,7 +10,7 @@ in-process (Django's test client, a signed-in superuser or an API key) at a smal
 - the audit changelist: unfiltered, filtered by object, searched by actor
 
 Full mode: 1 000 and 1 000 000 incidents with 10 audit events each (10 000 000 at the large size);
-`--quick`: 1 000 and 20 000 incidents. Prints the median of ROUNDS requests and the query count per
+`--quick`: 1 000 and 10 000 incidents. Prints the median of ROUNDS requests and the query count per
 page at each size and their ratio (target ≤ 1.2, equal query counts). Incidents are written as the
 declare service writes them (`bench/admin_incidents.py`'s fill, through the roll-up triggers); audit
 events by INSERT … SELECT in the shape `audit_record` writes.
@@ -29,7 +29,7 @@ from bench.admin_incidents import count_queries, drop_database, fill_to, scratch
 
 BENCH_DB = "vigil_bench_history"
 QUICK = "--quick" in sys.argv
-SIZES = (1_000, 20_000) if QUICK else (1_000, 1_000_000)
+SIZES = (1_000, 10_000) if QUICK else (1_000, 1_000_000)
 AUDIT_PER_INCIDENT = 10
 ROUNDS = 5 if QUICK else 25
 WARMUP = 2 if QUICK else 5
