@@ -18,4 +18,4 @@ def procedures() -> str:
 @scheduled_job("runbooks.review_reminders", every=timedelta(hours=1), expected_every=timedelta(hours=3))
 def review_reminders() -> str:
     """Reminds owners of runbook reviews falling due within 14 days, and again once overdue."""
-    return f"{services.reviews_remind()} review reminder(s) queued"
+    return f"{services.reviews_remind()} runbook(s) reminded of their review"

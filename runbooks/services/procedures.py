@@ -247,32 +247,38 @@ def runbook_url(runbook: Runbook) -> str:
 
 def reviews_remind(*, now: datetime | None = None) -> int:
     """`runbook.review_due` before the due date and again once overdue; each once per due date
-    (the idempotency key carries it), and a reminder never moves the due date."""
+    (the idempotency key carries it), and a reminder never moves the due date. Returns how many
+    runbooks were reminded by this run."""
+    from alerting.models import Notification
+
     from ..selectors import runbooks_review_due
 
     now = now or timezone.now()
-    sent = 0
+    reminded = 0
     for runbook, due_at in runbooks_review_due(now=now, within=timedelta(days=REVIEW_REMIND_DAYS_BEFORE)):
         overdue = due_at <= now
         stage = "overdue" if overdue else "due"
-        subject = f"Runbook review {'overdue' if overdue else 'due'}: {runbook.title}"
+        key = f"runbook:{runbook.pk}:review:{due_at.date().isoformat()}:{stage}"
+        if Notification.objects.filter(idempotency_key=key).exists():
+            continue  # reminded already for this due date and stage
+        last = (
+            f"last reviewed {timezone.localtime(runbook.last_reviewed_at):%Y-%m-%d}"
+            if runbook.last_reviewed_at
+            else "never reviewed since publication"
+        )
         with transaction.atomic():
             rows = _notify(
                 "runbook.review_due",
-                key=f"runbook:{runbook.pk}:review:{due_at.date().isoformat()}:{stage}",
-                subject=subject,
+                key=key,
+                subject=f"Runbook review {stage}: {runbook.title}",
                 body=(
-                    f"{runbook.title} is due for review on {timezone.localtime(due_at):%Y-%m-%d}"
-                    f" (every {runbook.review_interval_days} days, last reviewed "
-                    f"{timezone.localtime(runbook.last_reviewed_at):%Y-%m-%d} )."
-                    if runbook.last_reviewed_at
-                    else f"{runbook.title} is due for review on {timezone.localtime(due_at):%Y-%m-%d}"
-                    f" (every {runbook.review_interval_days} days; never reviewed since publication)."
+                    f"{runbook.title} is due for review on {timezone.localtime(due_at):%Y-%m-%d} "
+                    f"(every {runbook.review_interval_days} days; {last})."
                 ),
                 runbook=runbook,
                 recipients=[runbook.owner_team.manager] if runbook.owner_team_id else [],
                 links=[{"label": "Review the runbook in Vigil", "url": runbook_url(runbook)}],
                 data={"runbook": runbook.slug, "due_at": due_at, "overdue": overdue},
             )
-        sent += len(rows or [])
-    return sent
+        reminded += 1 if rows else 0
+    return reminded

@@ -169,6 +169,10 @@ def test_review_reminders_go_before_the_due_date_and_again_when_overdue(runbook,
     time_machine.move_to(published + timedelta(days=80), tick=False)
     tasks.review_reminders()
     tasks.review_reminders()
+    summaries = list(
+        JobRun.objects.filter(job="runbooks.review_reminders").order_by("pk").values_list("summary", flat=True)
+    )
+    assert summaries[-2:] == ["1 runbook(s) reminded of their review", "0 runbook(s) reminded of their review"]
     reminders = Notification.objects.filter(event_type="runbook.review_due")
     assert len(set(reminders.values_list("idempotency_key", flat=True))) == 1
     assert {n.channel_id or n.recipient.username for n in reminders} == {routed.pk, runbook.owner_team.manager.username}
