@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from governance.audit import audit_context
 from governance.jobs import scheduled_job
 
 from .models import SLO
@@ -25,3 +26,13 @@ def evaluate() -> str:
     unknown = sum(1 for r in results if r.budget_status == "unknown")
     alerts = sum(1 for r in results if r.alert)
     return f"{len(results)} SLO(s) evaluated, {alerts} burning, {unknown} unknown"
+
+
+@scheduled_job("slos.self_feed", every=timedelta(minutes=1), expected_every=timedelta(minutes=5))
+def self_feed() -> str:
+    """Push Vigil's own request and notification counts into its demo SLOs (when they exist)."""
+    from . import demo
+
+    now = timezone.now()
+    with audit_context(label="slos.self_feed"):
+        return f"API: {demo.feed_api(now)}; alerts: {demo.feed_alert_receipt(now)}"
