@@ -1,1 +1,251 @@
-"""Registrations in the kernel registries (dashboard, metrics, status, scorecard, gate, demo)."""
+"""Registrations in the kernel registries: dashboard panel, gauges, ops_status lines, the "backup
+verification" scorecard dimension, the release gate's rpo_breach check, evidence and demo data."""
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from governance.choices import CheckStatus
+from governance.registries import (
+    DashboardPanel,
+    EvidenceExporter,
+    GateCheck,
+    GateReason,
+    MetricFamily,
+    ScorecardDimension,
+    StatusSource,
+    dashboard_panels,
+    demo_seeders,
+    evidence_exporters,
+    gate_checks,
+    metrics,
+    scorecard_dimensions,
+    status_sources,
+)
+
+from .selectors import open_breaches, overdue_drills, recent_drills, targets_with_freshness
+
+
+def render_panel(request) -> str:
+    if not request.user.has_perm("backups.view_backuptarget"):
+        return ""
+    from .admin import freshness_text
+
+    now = timezone.now()
+    rows = targets_with_freshness(now=now)
+    if not rows:
+        return ""
+    targets = []
+    for row in rows:
+        text, breached = freshness_text(row["target"], now)
+        targets.append({**row, "freshness": text, "breached": breached})
+    context = {
+        "targets": sorted(targets, key=lambda r: (not r["breached"], not r["drill_overdue"], r["target"].slug)),
+        "breaches": sum(1 for r in targets if r["breached"]),
+        "drills_overdue": sum(1 for r in targets if r["drill_overdue"]),
+        "recent": list(recent_drills(5)),
+        "targets_url": reverse("admin:backups_backuptarget_changelist"),
+        "drills_url": reverse("admin:backups_restoredrill_changelist"),
+    }
+    return render_to_string("backups/panels/backups.html", context, request=request)
+
+
+# --- Prometheus ----------------------------------------------------------------------------
+
+
+def rpo_breach_samples():
+    yield {}, open_breaches().count()
+
+
+def overdue_drill_samples():
+    rows = targets_with_freshness()
+    yield {}, sum(1 for row in rows if row["drill_overdue"])
+
+
+def last_success_age_samples():
+    now = timezone.now()
+    for row in targets_with_freshness(now=now):
+        if row["last_success_at"] is not None:
+            yield {"target": row["target"].slug}, (now - row["last_success_at"]).total_seconds()
+
+
+# --- ops_status ----------------------------------------------------------------------------
+
+
+def status_lines():
+    from governance.health import CheckResult
+
+    breaches = list(open_breaches()[:20])
+    if breaches:
+        names = ", ".join(b.target.slug for b in breaches)
+        yield CheckResult("backups:rpo", CheckStatus.CRITICAL, f"{len(breaches)} target(s) past their RPO: {names}")
+    else:
+        yield CheckResult("backups:rpo", CheckStatus.OK, "every backup target within its RPO")
+    rows = targets_with_freshness()
+    late = [r["target"].slug for r in rows if r["drill_overdue"]]
+    flagged = overdue_drills().count()
+    if late or flagged:
+        yield CheckResult(
+            "backups:drills",
+            CheckStatus.WARNING,
+            f"{len(late)} target(s) due a restore drill: {', '.join(late[:20])}",
+            {"targets_due": len(late), "overdue_drills": flagged},
+        )
+    else:
+        yield CheckResult("backups:drills", CheckStatus.OK, "every target drilled within its interval")
+
+
+# --- scorecard -----------------------------------------------------------------------------
+
+
+def backup_verification_score() -> dict:
+    """Half: share of targets within RPO; half: share with a passed drill within their interval."""
+    rows = targets_with_freshness()
+    if not rows:
+        return {
+            "score": 0,
+            "facts": ["no backup targets declared"],
+            "next_steps": ["Declare each protected system as a backup target with its RPO and RTO."],
+        }
+    fresh = [r for r in rows if not r["rpo_breached"]]
+    drilled = [r for r in rows if r["drilled_within_interval"]]
+    score = round(50 * len(fresh) / len(rows) + 50 * len(drilled) / len(rows))
+    facts = [
+        f"{len(fresh)}/{len(rows)} target(s) within their RPO",
+        f"{len(drilled)}/{len(rows)} target(s) with a passed restore drill within their interval",
+    ]
+    steps = []
+    stale = [r["target"].slug for r in rows if r["rpo_breached"]]
+    if stale:
+        steps.append(f"Get a fresh backup of {', '.join(stale[:5])} and wire its job to report runs.")
+    undrilled = [r["target"] for r in rows if not r["drilled_within_interval"]]
+    if undrilled:
+        automatable = [t.slug for t in undrilled if t.kind in ("postgresql", "sqlite") and not t.automated_drills]
+        steps.append(f"Run a restore drill for {', '.join(t.slug for t in undrilled[:5])}.")
+        if automatable:
+            steps.append(f"Turn on automated drills for {', '.join(automatable[:5])}.")
+    if not any(r["target"].restore_runbook_id for r in rows):
+        steps.append("Link each target to its restore runbook so manual drills follow it.")
+    return {"score": score, "facts": facts, "next_steps": steps}
+
+
+# --- release gate --------------------------------------------------------------------------
+
+
+def rpo_gate_check(service, environment, version, now) -> list[GateReason]:
+    """Refuse a release of a service whose backups are past their RPO: no safe way back if it goes wrong."""
+    slug = getattr(service, "slug", service)
+    reasons = []
+    for breach in open_breaches().filter(target__service__slug=slug, target__enabled=True):
+        target = breach.target
+        reasons.append(
+            GateReason(
+                "rpo_breach",
+                f"Backups of {target.name} are past their RPO of {target.rpo_minutes} min "
+                f"(since {breach.detected_at:%Y-%m-%d %H:%M} UTC).",
+                {
+                    "target": target.slug,
+                    "rpo_minutes": target.rpo_minutes,
+                    "last_success_at": target.last_success_at.isoformat() if target.last_success_at else None,
+                    "breached_since": breach.detected_at.isoformat(),
+                },
+            )
+        )
+    return reasons
+
+
+# --- evidence ------------------------------------------------------------------------------
+
+
+def export_drills(start, end):
+    from .models import RestoreDrill
+
+    columns = [
+        "id",
+        "target",
+        "mode",
+        "status",
+        "backup_run",
+        "runbook_version",
+        "started_at",
+        "restored_at",
+        "verified_at",
+        "measured_rto_seconds",
+        "rto_target_minutes",
+        "rto_met",
+        "achieved_rpo_seconds",
+        "rpo_target_minutes",
+        "rpo_met",
+        "failure_reason",
+        "signed_off_by",
+        "signed_off_at",
+    ]
+    drills = (
+        RestoreDrill.objects.filter(started_at__gte=start, started_at__lt=end)
+        .select_related("target", "signed_off_by")
+        .order_by("started_at", "pk")
+    )
+    rows = (
+        [
+            d.pk,
+            d.target.slug,
+            d.mode,
+            d.status,
+            d.backup_run_id or "",
+            d.runbook_version_id or "",
+            d.started_at.isoformat() if d.started_at else "",
+            d.restored_at.isoformat() if d.restored_at else "",
+            d.verified_at.isoformat() if d.verified_at else "",
+            d.measured_rto_seconds if d.measured_rto_seconds is not None else "",
+            d.rto_target_minutes or "",
+            d.rto_met,
+            d.achieved_rpo_seconds if d.achieved_rpo_seconds is not None else "",
+            d.rpo_target_minutes or "",
+            d.rpo_met,
+            d.failure_reason,
+            d.signed_off_by.get_username() if d.signed_off_by else "",
+            d.signed_off_at.isoformat() if d.signed_off_at else "",
+        ]
+        for d in drills.iterator(chunk_size=1000)
+    )
+    return columns, rows
+
+
+def seed(stdout) -> None:
+    from .demo import seed_backups
+
+    seed_backups(stdout)
+
+
+dashboard_panels.register(
+    "backups",
+    DashboardPanel("backups", "Backups", render_panel, order=30, permission="backups.view_backuptarget"),
+)
+metrics.register(
+    "vigil_backup_rpo_breaches",
+    MetricFamily("vigil_backup_rpo_breaches", "Backup targets past their RPO (open breaches).", rpo_breach_samples),
+)
+metrics.register(
+    "vigil_backup_drills_overdue",
+    MetricFamily(
+        "vigil_backup_drills_overdue", "Backup targets whose restore drill is due or overdue.", overdue_drill_samples
+    ),
+)
+metrics.register(
+    "vigil_backup_last_success_age_seconds",
+    MetricFamily(
+        "vigil_backup_last_success_age_seconds",
+        "Age of each target's newest successful backup.",
+        last_success_age_samples,
+        labels=("target",),
+    ),
+)
+status_sources.register("backups", StatusSource("backups", status_lines))
+scorecard_dimensions.register(
+    "backups", ScorecardDimension("backups", "Backup verification", backup_verification_score)
+)
+gate_checks.register("rpo_breach", GateCheck("rpo_breach", rpo_gate_check))
+evidence_exporters.register(
+    "backup_restore_drills", EvidenceExporter("backup_restore_drills", export_drills, controls=("A.8.13",))
+)
+demo_seeders.register("backups", seed)

@@ -74,6 +74,11 @@ class BackupToolReportView(APIView):
         "pgBackRest `info --output=json`, WAL-G `backup-list --json --detail`, Barman `-f json list-backups` / "
         "`show-backup`. Idempotent: the tool's snapshot id / backup label is the run's external_id.",
     )
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=` names the backup tool here (CONTRACTS.md), not DRF's renderer override: always JSON.
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
     def post(self, request, slug: str):
         tool = request.query_params.get("format", "")
         if tool not in PARSERS:
