@@ -20,37 +20,64 @@ class SourceError(Exception):
 
 
 def pushed_counts(slo: SLO, now: datetime) -> Counts:
-    """Two queries whatever the history's length: full hours from the hourly roll-ups, the partial
+    """Two queries whatever the history's length (see `pushed_counts_many`)."""
+    return pushed_counts_many([slo], now)[slo.pk]
+
+
+def pushed_counts_many(slos: list[SLO], now: datetime) -> dict[int, Counts]:
+    """Counts of many pushed SLOs: two grouped queries per window kind (28d, 30d, month), whatever
+    the history's length or the number of SLOs. Full hours come from the hourly roll-ups, the partial
     hours at each window's edges from the raw intervals (by interval start)."""
-    starts = all_windows(slo.window, now)
-    top = floor_hour(now)
-    raw_aggs, hour_aggs = {}, {}
-    raw_cover = Q()
-    hour_low = None
-    for name, start in starts.items():
-        low = ceil_hour(start)
-        if low >= top:  # shorter than the hour boundaries: the raw rows alone
-            raw_q = Q(start__gte=start, start__lt=now)
-        else:
-            raw_q = Q(start__gte=start, start__lt=low) | Q(start__gte=top, start__lt=now)
-            hour_q = Q(hour__gte=low, hour__lt=top)
-            hour_aggs[f"g_{name}"] = Sum("good", filter=hour_q)
-            hour_aggs[f"t_{name}"] = Sum("total", filter=hour_q)
-            hour_low = low if hour_low is None else min(hour_low, low)
-        raw_cover |= raw_q
-        raw_aggs[f"g_{name}"] = Sum("good", filter=raw_q)
-        raw_aggs[f"t_{name}"] = Sum("total", filter=raw_q)
-    raw = PushedInterval.objects.filter(slo=slo).filter(raw_cover).aggregate(**raw_aggs)
-    hours = (
-        HourlyCount.objects.filter(slo=slo, hour__gte=hour_low, hour__lt=top).aggregate(**hour_aggs)
-        if hour_aggs
-        else {}
-    )
-    result: Counts = {}
-    for name in starts:
-        good = (raw[f"g_{name}"] or 0) + (hours.get(f"g_{name}") or 0)
-        total = (raw[f"t_{name}"] or 0) + (hours.get(f"t_{name}") or 0)
-        result[name] = (float(good), float(total)) if total else None
+    result: dict[int, Counts] = {}
+    by_window: dict[str, list[int]] = {}
+    for slo in slos:
+        by_window.setdefault(slo.window, []).append(slo.pk)
+    for window, ids in by_window.items():
+        starts = all_windows(window, now)
+        top = floor_hour(now)
+        raw_aggs, hour_aggs = {}, {}
+        raw_cover = Q()
+        hour_low = None
+        for name, start in starts.items():
+            low = ceil_hour(start)
+            if low >= top:  # shorter than the hour boundaries: the raw rows alone
+                raw_q = Q(start__gte=start, start__lt=now)
+            else:
+                raw_q = Q(start__gte=start, start__lt=low) | Q(start__gte=top, start__lt=now)
+                hour_q = Q(hour__gte=low, hour__lt=top)
+                hour_aggs[f"g_{name}"] = Sum("good", filter=hour_q)
+                hour_aggs[f"t_{name}"] = Sum("total", filter=hour_q)
+                hour_low = low if hour_low is None else min(hour_low, low)
+            raw_cover |= raw_q
+            raw_aggs[f"g_{name}"] = Sum("good", filter=raw_q)
+            raw_aggs[f"t_{name}"] = Sum("total", filter=raw_q)
+        raw = {
+            row["slo_id"]: row
+            for row in PushedInterval.objects.filter(slo_id__in=ids)
+            .filter(raw_cover)
+            .values("slo_id")
+            .annotate(**raw_aggs)
+            .order_by()
+        }
+        hours = (
+            {
+                row["slo_id"]: row
+                for row in HourlyCount.objects.filter(slo_id__in=ids, hour__gte=hour_low, hour__lt=top)
+                .values("slo_id")
+                .annotate(**hour_aggs)
+                .order_by()
+            }
+            if hour_aggs
+            else {}
+        )
+        for pk in ids:
+            r, h = raw.get(pk, {}), hours.get(pk, {})
+            counts: Counts = {}
+            for name in starts:
+                good = (r.get(f"g_{name}") or 0) + (h.get(f"g_{name}") or 0)
+                total = (r.get(f"t_{name}") or 0) + (h.get(f"t_{name}") or 0)
+                counts[name] = (float(good), float(total)) if total else None
+            result[pk] = counts
     return result
 
 

@@ -8,15 +8,15 @@ from governance.audit import audit_context
 from governance.jobs import scheduled_job
 
 from .models import SLO
-from .services import slo_evaluate
+from .services import slos_evaluate
 
 
 def evaluate_all(*, now=None, slug: str | None = None) -> list:
     now = now or timezone.now()
-    qs = SLO.objects.filter(enabled=True).order_by("slug")
+    qs = SLO.objects.filter(enabled=True)
     if slug:
         qs = SLO.objects.filter(slug=slug)
-    return [slo_evaluate(slo=pk, now=now) for pk in qs.values_list("pk", flat=True)]
+    return slos_evaluate(slos=list(qs.select_related("service", "prometheus_source").order_by("slug")), now=now)
 
 
 @scheduled_job("slos.evaluate", every=timedelta(minutes=1), expected_every=timedelta(minutes=5))

@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from governance.audit import audit_record
 
-from ..choices import BURN_RULES, AlertLevel, BudgetStatus
+from ..choices import BURN_RULES, AlertLevel, BudgetStatus, SourceKind
 from ..models import SLO, BurnEpisode, SLOStatus
 from ..notifications import notify_slo
-from ..sources import SourceError, counts_for
+from ..sources import SourceError, counts_for, pushed_counts_many
 
 logger = logging.getLogger(__name__)
 
@@ -85,32 +85,93 @@ def slo_evaluate(*, slo: SLO | int, now: datetime | None = None) -> Evaluation:
     """Ask the source (outside any transaction: it may take a timeout), then record the answer."""
     now = now or timezone.now()
     slo = SLO.objects.select_related("service", "prometheus_source", "owner_team").get(pk=getattr(slo, "pk", slo))
+    return record_evaluations([_ask(slo, lambda: counts_for(slo, now), now)])[0]
+
+
+def _ask(slo: SLO, read, now: datetime) -> Evaluation:
     try:
-        result = compute(slo, counts_for(slo, now), now)
+        return compute(slo, read(), now)
     except SourceError as exc:
-        result = Evaluation(slo=slo, evaluated_at=now, succeeded=False, error=str(exc))
-    return record_evaluation(result)
+        return Evaluation(slo=slo, evaluated_at=now, succeeded=False, error=str(exc))
+
+
+def slos_evaluate(*, slos: list[SLO], now: datetime | None = None, batch: int = 200) -> list[Evaluation]:
+    """Evaluate many SLOs: pushed ones read in grouped queries and recorded in batches (a constant number
+    of queries per batch while nothing changes state), Prometheus ones asked one by one."""
+    now = now or timezone.now()
+    results = []
+    pushed = [s for s in slos if s.source_kind == SourceKind.PUSHED]
+    for i in range(0, len(pushed), batch):
+        chunk = pushed[i : i + batch]
+        counts = pushed_counts_many(chunk, now)
+        results.extend(record_evaluations([_ask(s, lambda s=s, counts=counts: counts[s.pk], now) for s in chunk]))
+    for slo in slos:
+        if slo.source_kind != SourceKind.PUSHED:
+            results.extend(record_evaluations([_ask(slo, lambda slo=slo: counts_for(slo, now), now)]))
+    return results
+
+
+def record_evaluation(result: Evaluation) -> Evaluation:
+    return record_evaluations([result])[0]
+
+
+SLO_STATE_FIELDS = [
+    "evaluated_at",
+    "budget_status",
+    "alert",
+    "last_error",
+    "failing_since",
+    "sli",
+    "error_budget_remaining",
+    "burn_rates",
+    "warning_since",
+    "exhausted_since",
+]
 
 
 @transaction.atomic
-def record_evaluation(result: Evaluation) -> Evaluation:
-    slo = SLO.objects.select_for_update(of=("self",)).select_related("service", "owner_team").get(pk=result.slo.pk)
-    result.slo = slo
+def record_evaluations(results: list[Evaluation]) -> list[Evaluation]:
+    """Status history rows in one insert, the SLOs in one update; state changes (episodes, notices,
+    outages) one by one as they happen."""
+    ids = [r.slo.pk for r in results]
+    slos = {
+        s.pk: s
+        for s in SLO.objects.select_for_update(of=("self",))
+        .select_related("service", "owner_team")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
+    open_episodes: dict[int, dict] = {pk: {} for pk in ids}
+    for episode in BurnEpisode.objects.select_for_update().filter(slo_id__in=ids, ended_at__isnull=True):
+        open_episodes[episode.slo_id][episode.level] = episode
+    statuses = []
+    for result in results:
+        slo = result.slo = slos[result.slo.pk]
+        statuses.append(
+            SLOStatus(
+                slo=slo,
+                evaluated_at=result.evaluated_at,
+                succeeded=result.succeeded,
+                error=result.error[:2000],
+                good=result.good,
+                total=result.total,
+                sli=result.sli,
+                error_budget_remaining=result.error_budget_remaining,
+                burn_rates=result.burn_rates,
+                budget_status=result.budget_status,
+                alert=result.alert,
+            )
+        )
+        _apply(slo, result, open_episodes[slo.pk])
+    SLOStatus.objects.bulk_create(statuses)
+    SLO.objects.bulk_update(list(slos.values()), [*SLO_STATE_FIELDS, "updated_at"])
+    return results
+
+
+def _apply(slo: SLO, result: Evaluation, open_episodes: dict) -> None:
     now = result.evaluated_at
-    SLOStatus.objects.create(
-        slo=slo,
-        evaluated_at=now,
-        succeeded=result.succeeded,
-        error=result.error[:2000],
-        good=result.good,
-        total=result.total,
-        sli=result.sli,
-        error_budget_remaining=result.error_budget_remaining,
-        burn_rates=result.burn_rates,
-        budget_status=result.budget_status,
-        alert=result.alert,
-    )
     slo.evaluated_at = now
+    slo.updated_at = timezone.now()
     slo.budget_status = result.budget_status
     if not result.succeeded:
         # Unknown is never ok: keep the last figures for context but no alert verdict, episodes untouched.
@@ -119,7 +180,6 @@ def record_evaluation(result: Evaluation) -> Evaluation:
         if slo.failing_since is None:
             slo.failing_since = now
             audit_record(action="slo.evaluation_failed", obj=slo, changes={"last_error": [None, slo.last_error]})
-            slo.save()
             notify_slo(
                 slo,
                 "slo.evaluation_failed",
@@ -128,9 +188,7 @@ def record_evaluation(result: Evaluation) -> Evaluation:
                 body=f"{slo.name} is unknown until its source answers again. {result.error}",
                 data={"error": result.error},
             )
-        slo.save()
-        return result
-
+        return
     if slo.failing_since is not None:
         audit_record(action="slo.evaluation_recovered", obj=slo, changes={"failing_since": [slo.failing_since, None]})
         slo.failing_since = None
@@ -140,9 +198,7 @@ def record_evaluation(result: Evaluation) -> Evaluation:
     slo.burn_rates = result.burn_rates
     slo.alert = result.alert
     _budget_policy(slo, result, now)
-    slo.save()
-    _episodes(slo, result, now)
-    return result
+    _episodes(slo, result, now, open_episodes)
 
 
 def _budget_policy(slo: SLO, result: Evaluation, now: datetime) -> None:
@@ -203,8 +259,7 @@ def latest_deployment(slo: SLO) -> dict | None:
     }
 
 
-def _episodes(slo: SLO, result: Evaluation, now: datetime) -> None:
-    open_episodes = {e.level: e for e in BurnEpisode.objects.select_for_update().filter(slo=slo, ended_at__isnull=True)}
+def _episodes(slo: SLO, result: Evaluation, now: datetime, open_episodes: dict) -> None:
     for level in (AlertLevel.PAGE, AlertLevel.TICKET):
         episode = open_episodes.get(level)
         if level in result.levels:
