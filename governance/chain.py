@@ -142,7 +142,7 @@ def audit_seal(*, batch: int = SEAL_BATCH) -> int:
         candidates = list(
             AuditEvent.objects.filter(id__gt=max(newest_sealed - LATE_COMMIT_LOOKBACK, 0), seal__isnull=True)
             .order_by("id")
-            .values(*_EVENT_FIELDS)[:batch]
+            .values(*EVENT_FIELDS)[:batch]
         )
         seals = []
         for event in candidates:
@@ -179,7 +179,7 @@ def audit_checkpoint(*, now: datetime | None = None) -> AuditCheckpoint | None:
 
 # --- verification --------------------------------------------------------------------------------
 
-_EVENT_FIELDS = (
+EVENT_FIELDS = (
     "id",
     "occurred_at",
     "actor_user_id",
@@ -232,7 +232,7 @@ def audit_verify(*, progress=None, stop_at_first: bool = True, now: datetime | N
         in_range = AuditEvent.objects.filter(id__gte=min(ids), id__lte=max(ids))
         if max(ids) - min(ids) > 4 * len(ids):  # a late commit far behind: fetch exactly these
             in_range = AuditEvent.objects.filter(id__in=ids)
-        events = {e["id"]: e for e in in_range.values(*_EVENT_FIELDS)}
+        events = {e["id"]: e for e in in_range.values(*EVENT_FIELDS)}
         for seq, event_id, prev_hash, digest in seals:
             if seq != expected_seq:
                 report.fail(f"links {expected_seq}–{seq - 1} are missing before event #{event_id} (seq {seq})")

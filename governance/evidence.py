@@ -29,7 +29,7 @@ from typing import IO
 from django.conf import settings
 
 from .audit import jsonable
-from .chain import GENESIS, canonical_event, canonical_json, key_id_of, public_key_pem, signing_key
+from .chain import EVENT_FIELDS, GENESIS, canonical_event, canonical_json, key_id_of, public_key_pem, signing_key
 from .models import AuditEvent, AuditSeal
 from .registries import evidence_exporters
 
@@ -37,23 +37,7 @@ FORMAT_VERSION = 1
 ZIP_TIMESTAMP = (1980, 1, 1, 0, 0, 0)  # the zip format's epoch: fixed, so bundles are reproducible
 AUDIT_FILE = "audit_events"
 AUDIT_CONTROLS = ("SOC 2 CC7.2", "ISO 27001 A.8.15")
-AUDIT_COLUMNS = (
-    "seq",
-    "prev_hash",
-    "hash",
-    "id",
-    "occurred_at",
-    "actor_user_id",
-    "actor_api_key_id",
-    "actor_label",
-    "action",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "changes",
-    "request_id",
-    "ip_address",
-)
+AUDIT_COLUMNS = ("seq", "prev_hash", "hash", *EVENT_FIELDS)
 CHUNK = 2000
 
 README = """Vigil evidence bundle
