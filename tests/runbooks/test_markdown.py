@@ -98,3 +98,27 @@ def test_steps_keep_their_command_expected_result_and_rollback():
 def test_a_step_heading_inside_a_code_block_is_not_a_step():
     steps = parse_steps("## Step 1: Show\n```md\n## Step 2: not a step\n```\n")
     assert len(steps) == 1 and "## Step 2" in steps[0].command
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[x](java&#x09;script:alert(1))",
+        "<javascript:alert(1)>",
+        "![x](javascript:alert(1))",
+        "[x][r]\n\n[r]: javascript:alert(1)",
+        "[x](vbscript:msgbox(1))",
+        '<a href="javascript:alert(1)">x</a>',
+        "[x](data:text/html,<script>alert(1)</script>)",
+        "[x](JAVASCRIPT%3Aalert(1))",
+        "<svg onload=alert(1)>",
+        "[x](<javascript:alert(1)>)",
+        "[x](&#106;avascript:alert(1))",
+    ],
+)
+def test_obfuscated_script_urls_never_become_executable_links(source):
+    for tag, attrs in Tags(render(source)).tags:
+        for name in ("href", "src"):
+            value = "".join(ch for ch in attrs.get(name, "") if ch.isprintable() and not ch.isspace()).lower()
+            assert not value.startswith(("javascript:", "vbscript:", "data:")), (tag, attrs)
+        assert not [a for a in attrs if a.startswith("on")]
