@@ -108,7 +108,7 @@ class SLOAdmin(DjangoObjectActions, VigilModelAdmin):
         "alert",
         "sli",
         "error_budget_remaining",
-        "burn_rates",
+        "burn_rates_display",
         "evaluated_at",
         "last_error",
         "failing_since",
@@ -147,6 +147,13 @@ class SLOAdmin(DjangoObjectActions, VigilModelAdmin):
                 for name in BURN_WINDOWS
                 if name in ("5m", "1h", "6h", "1d", "3d")
             ),
+        )
+
+    @admin.display(description="Burn rates")
+    def burn_rates_display(self, obj):
+        rates = obj.burn_rates or {}
+        return ", ".join(
+            f"{name} {rates[name]:.2f}×" if rates.get(name) is not None else f"{name} —" for name in BURN_WINDOWS
         )
 
     @admin.display(description="Status", ordering="budget_status")

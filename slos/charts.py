@@ -66,6 +66,12 @@ def budget_chart(slo: SLO, *, now: datetime) -> str:
     if points:
         path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(c):.1f}" for i, (t, c) in enumerate(points))
         parts.append(f'<path class="consumed" d="{path}" fill="none" stroke="#0969da" stroke-width="2"/>')
+        if len(points) < 48:  # a young history: mark each hour so a single evaluation shows
+            parts.extend(
+                f'<circle cx="{x(t):.1f}" cy="{y(c):.1f}" r="3" fill="#0969da"><title>{t:%Y-%m-%d %H}h: '
+                f"{c * 100:.1f} % consumed</title></circle>"
+                for t, c in points
+            )
     else:
         parts.append(f'<text x="{WIDTH / 2 - 60}" y="{HEIGHT / 2}" font-size="12">No evaluations yet</text>')
     parts.append("</svg>")
