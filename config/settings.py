@@ -265,6 +265,10 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "incidents.choices.IncidentStatus",
         "AlertStatusEnum": "incidents.choices.AlertStatus",
         "TimelineEventKindEnum": "incidents.choices.EventKind",
+        "ChangeKindEnum": "changes.choices.ChangeKind",
+        "ChangeStatusEnum": "changes.choices.ChangeStatus",
+        "ChangeRiskEnum": "changes.choices.ChangeRisk",
+        "DeploymentStatusEnum": "changes.choices.DeploymentStatus",
     },
 }
 

@@ -65,6 +65,7 @@ class DeploymentCreateView(ChangesView):
         "release tag is this version, else to a new standard change. The same service, environment, version and "
         "started_at again updates that deployment (200).",
         tags=["changes"],
+        operation_id="changes_deployment_record",
     )
     def post(self, request):
         serializer = DeploymentInputSerializer(data=request.data)
@@ -100,6 +101,7 @@ class GateView(ChangesView):
         "machine-readable `code` (freeze_window with `ends_at`, open_incident with `incident`, not_approved with "
         "`change`, ack_breach, rpo_breach, error_budget_exhausted, ...). Every decision is recorded.",
         tags=["changes"],
+        operation_id="changes_gate",
     )
     def post(self, request):
         from governance.registries import gate_checks
@@ -137,7 +139,12 @@ class ChangeCreateView(ChangesView):
     required_scopes = {"POST": "changes:write"}
     session_permissions = {"POST": "changes.add_change"}
 
-    @extend_schema(request=ChangeCreateSerializer, responses={201: ChangeSummarySerializer, **ERRORS}, tags=["changes"])
+    @extend_schema(
+        request=ChangeCreateSerializer,
+        responses={201: ChangeSummarySerializer, **ERRORS},
+        tags=["changes"],
+        operation_id="changes_change_create",
+    )
     def post(self, request):
         serializer = ChangeCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -150,7 +157,9 @@ class ChangeDetailView(ChangesView):
     required_scopes = {"GET": "changes:write"}
     session_permissions = {"GET": "changes.view_change"}
 
-    @extend_schema(responses={200: ChangeSummarySerializer, **ERRORS}, tags=["changes"])
+    @extend_schema(
+        responses={200: ChangeSummarySerializer, **ERRORS}, tags=["changes"], operation_id="changes_change_get"
+    )
     def get(self, request, reference: str):
         return Response(ChangeSummarySerializer(_get_change(reference)).data)
 
@@ -205,6 +214,7 @@ class ChangeTransitionView(ChangesView):
         request=TransitionSerializer,
         responses={200: ChangeSummarySerializer, **ERRORS, **CONFLICT},
         tags=["changes"],
+        operation_id="changes_change_transition",
         description="Approval is made by the session user or the person who created the API key, never by the "
         "change's implementer or requester (403 self_approval).",
     )
