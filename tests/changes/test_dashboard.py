@@ -36,13 +36,21 @@ def history(service):
     services.change_submit(change=change, now=now - dt.timedelta(hours=10))
     services.change_approve(change=change, actor=approver)
     deployed = services.deployment_record(
-        service=service, environment="production", version="8.0", status="succeeded",
-        started_at=now - dt.timedelta(hours=6), finished_at=now - dt.timedelta(hours=6) + dt.timedelta(minutes=0),
+        service=service,
+        environment="production",
+        version="8.0",
+        status="succeeded",
+        started_at=now - dt.timedelta(hours=6),
+        finished_at=now - dt.timedelta(hours=6) + dt.timedelta(minutes=0),
     ).deployment
     for n in range(2):
         services.deployment_record(
-            service=service, environment="production", version=f"8.0.{n + 1}", status="succeeded",
-            started_at=now - dt.timedelta(hours=4 - n), finished_at=now - dt.timedelta(hours=4 - n),
+            service=service,
+            environment="production",
+            version=f"8.0.{n + 1}",
+            status="succeeded",
+            started_at=now - dt.timedelta(hours=4 - n),
+            finished_at=now - dt.timedelta(hours=4 - n),
         )
     incident = IncidentFactory(service=service, severity="SEV2", commander=commander)
     incident_services.incident_acknowledge(incident=incident, actor=commander)
