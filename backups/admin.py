@@ -410,11 +410,13 @@ class RestoreDrillAdmin(DjangoObjectActions, VigilModelAdmin):
     def save_formset(self, request, form, formset, change):
         """Checks and evidence go through the services (hash, audit); action items through the house audit."""
         drill = form.instance
+        # The admin's change message reads these; the services below do the writing.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if formset.model is DrillCheck:
             for inline_form in formset.forms:
                 if inline_form.has_changed() and not inline_form.instance.pk:
                     data = inline_form.cleaned_data
-                    services.drill_add_check(
+                    check = services.drill_add_check(
                         drill=drill.pk,
                         name=data["name"],
                         passed=data.get("passed"),
@@ -423,16 +425,18 @@ class RestoreDrillAdmin(DjangoObjectActions, VigilModelAdmin):
                         detail=data.get("detail", ""),
                         actor=request.user,
                     )
+                    formset.new_objects.append(check)
             return
         if formset.model is DrillEvidence:
             for inline_form in formset.forms:
                 if inline_form.has_changed() and not inline_form.instance.pk and inline_form.cleaned_data.get("file"):
-                    services.drill_add_evidence(
+                    evidence = services.drill_add_evidence(
                         drill=drill.pk,
                         file=inline_form.cleaned_data["file"],
                         description=inline_form.cleaned_data.get("description", ""),
                         actor=request.user,
                     )
+                    formset.new_objects.append(evidence)
             return
         if formset.model is DrillActionItem:
             for inline_form in formset.forms:
@@ -450,9 +454,10 @@ class RestoreDrillAdmin(DjangoObjectActions, VigilModelAdmin):
                         fields={k: data[k] for k in inline_form.changed_data},
                     )
                 else:
-                    services.drill_add_action_item(
+                    item = services.drill_add_action_item(
                         drill=drill.pk, title=data["title"], owner=data.get("owner"), due_date=data.get("due_date")
                     )
+                    formset.new_objects.append(item)
             return
         super().save_formset(request, form, formset, change)
 

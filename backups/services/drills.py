@@ -316,6 +316,7 @@ def verify_backup_file(
     compare_content: bool = True,
     progress=executors._quiet,
     on_restored=None,
+    on_verified=None,
 ) -> tuple[list[CheckResult], str]:
     """Checksum, restore into a scratch database, row counts (and content hashes), canary.
 
@@ -365,6 +366,8 @@ def verify_backup_file(
             else:
                 ok = value not in (None, "") and (not canary_expected or value == canary_expected)
                 checks.append(CheckResult("canary query", ok, canary_expected or "a value", str(value), canary_query))
+        if on_verified:
+            on_verified()  # the last check is done: the clock stops before the scratch database is dropped
     return checks, scratch_name
 
 
@@ -402,6 +405,7 @@ def drill_run_automated(
     engine = "sqlite" if target.kind == TargetKind.SQLITE else "postgresql"
     canary = target.canary_query or (DEFAULT_CANARY if target.slug == "vigil" else "")
     restored_at: list[dt.datetime] = []
+    verified: list[float] = []
     failure = ""
     started = time.monotonic()
     try:
@@ -415,12 +419,13 @@ def drill_run_automated(
             reference=_reference_database(target),
             progress=progress,
             on_restored=lambda: restored_at.append(timezone.now()),
+            on_verified=lambda: verified.append(time.monotonic()),
         )
     except Exception as exc:  # recorded on the drill: a drill that crashed is a failed drill
         checks, scratch = [], ""
         failure = f"{type(exc).__name__}: {exc}"[:2000]
-    # The clock runs from drill start to the last check, measured here, not typed.
-    verified_at = drill.started_at + dt.timedelta(seconds=time.monotonic() - started)
+    # The clock runs from drill start to the last check (cleanup excluded), measured here, not typed.
+    verified_at = drill.started_at + dt.timedelta(seconds=(verified[0] if verified else time.monotonic()) - started)
     with transaction.atomic():
         locked = locked_drill(drill)
         locked.scratch_name = scratch
