@@ -1,6 +1,7 @@
 """ops_backup on the configured engine (run the suite on PostgreSQL and on SQLite): create, drill, restore, verify."""
 
 import contextlib
+import datetime as dt
 import secrets
 from pathlib import Path
 
@@ -198,3 +199,22 @@ def test_verify_reports_a_good_file_ok_and_a_corrupted_one_failed(some_rows, bac
     with pytest.raises(SystemExit):
         call_command("ops_backup", "verify", run.location, "--quiet")
     assert "FAILED" in capsys.readouterr().out
+
+
+def test_daily_scheduler_runs_the_automated_drill_of_a_due_target(some_rows, backup_folder, capsys, monkeypatch):
+    from backups import tasks
+    from backups.models import BackupTarget
+
+    run = _create(backup_folder, capsys)
+    BackupTarget.objects.filter(pk=run.target_id).update(created_at=run.started_at - dt.timedelta(days=1))
+    queued = []
+    monkeypatch.setattr(tasks.run_automated_drill, "delay", lambda pk: queued.append(pk))
+
+    tasks.drill_scheduler()  # the scheduled job, as beat runs it
+
+    drill = RestoreDrill.objects.get()
+    assert queued == [drill.pk] and drill.status == DrillStatus.SCHEDULED and drill.mode == "automated"
+    assert tasks.run_automated_drill(drill.pk) == f"drill {drill.pk} passed"
+    assert tasks.run_automated_drill(drill.pk) == "nothing to do"  # delivered twice: harmless
+    drill.refresh_from_db()
+    assert drill.status == DrillStatus.PASSED and drill.backup_run == run
