@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from governance.audit import audit_context
-from governance.models import Service, Team
+from governance.models import Service
 
 from .models import SLO
 from .windows import floor_hour
@@ -30,19 +30,14 @@ RESPONSES = re.compile(r'^django_http_responses_total_by_status_total\{status="(
 SETTLE = timedelta(minutes=10)  # notifications get this long to be delivered or dead-lettered
 
 
-def _vigil_service() -> Service:
-    from governance.services import service_create
-
-    service = Service.objects.filter(slug="vigil").first()
-    if service is None:
-        service = service_create(
-            slug="vigil",
-            name="Vigil",
-            tier=1,
-            owner_team=Team.objects.filter(slug="platform").first(),
-            description="This operational-governance app itself.",
-        )
-    return service
+def _vigil_service() -> Service | None:
+    """A `vigil` service if the catalog has one; else the Platform team's first tier-1 service (the demo
+    catalog is the kernel's: the seeder adds SLOs, not services)."""
+    return (
+        Service.objects.filter(slug="vigil").first()
+        or Service.objects.filter(owner_team__slug="platform", tier=1).order_by("slug").first()
+        or Service.objects.order_by("slug").first()
+    )
 
 
 def seed_slos(stdout) -> None:
@@ -50,6 +45,9 @@ def seed_slos(stdout) -> None:
 
     if SLO.objects.filter(slug=API_SLO).exists():
         stdout.write("  demo data: SLOs (already there)")
+        return
+    if _vigil_service() is None:
+        stdout.write("  demo data: SLOs (skipped: the demo catalog is missing)")
         return
     now = timezone.now()
     rng = random.Random(16)  # noqa: S311  demo figures, not secrets
