@@ -354,4 +354,15 @@ PARSERS = {
 def parse(tool: str, data) -> list[RunReport]:
     if tool not in PARSERS:
         raise ValidationFailed(f"Unknown format {tool!r}.", fields={"format": [f"Choose from: {', '.join(PARSERS)}."]})
-    return PARSERS[tool](data)
+    try:
+        reports = PARSERS[tool](data)
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:  # right shape, wrong types
+        raise _wrong(tool, f"a field has an unexpected type ({type(exc).__name__})") from None
+    for report in reports:
+        report.external_id = report.external_id[:200]
+        if report.size_bytes is not None and not 0 <= report.size_bytes <= MAX_SIZE:
+            report.size_bytes = None
+    return reports
+
+
+MAX_SIZE = 2**63 - 1

@@ -36,7 +36,7 @@ class RunReportSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.FULL)
     started_at = UTCDateTimeField()
     finished_at = UTCDateTimeField(required=False, allow_null=True)
-    size_bytes = serializers.IntegerField(required=False, allow_null=True, min_value=0)
+    size_bytes = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**63 - 1)
     sha256 = serializers.RegexField(
         r"^[0-9a-fA-F]{64}$",
         required=False,

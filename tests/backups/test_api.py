@@ -122,3 +122,27 @@ def test_targets_list_freshness_breach_and_next_drill(api_client_for, target, dj
     assert row["last_success_at"] is None
     assert row["next_drill_due"]
     json.dumps(row)
+
+
+@pytest.mark.parametrize(
+    ("tool", "body"),
+    [
+        ("restic", '[{"id": "abc", "time": "2026-11-23T09:00:00Z", "paths": [1, 2]}]'),
+        ("restic", '[{"id": "abc", "time": 12}]'),
+        ("pgbackrest", '[{"name": "x", "backup": [{"label": "L", "timestamp": {"start": "soon", "stop": 1}}]}]'),
+        ("walg", '[{"backup_name": "b", "start_time": ["x"]}]'),
+        ("barman", '{"pg": [{"backup_id": "1", "status": "DONE", "end_time_timestamp": "1e99"}]}'),
+        ("barman", '{"pg": "nope"}'),
+        ("pgbackrest", "\xff\xfe garbage"),
+    ],
+)
+def test_malformed_tool_output_is_a_400_never_a_500(reporter, target, tool, body):
+    url = f"/api/v1/backups/targets/{target.slug}/report/?format={tool}"
+    response = reporter.post(url, body, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] in ("wrong_format", "validation_error")
+
+
+def test_an_oversized_size_is_400(reporter, target):
+    response = reporter.post(RUNS, _body(size_bytes=2**64), format="json")
+    assert response.status_code == 400 and "size_bytes" in response.json()["error"]["fields"]
