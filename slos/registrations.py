@@ -41,7 +41,7 @@ def render_panel(request) -> str:
         ),
     )
     if not burning:
-        rows = format_html('<tr><td colspan="5">No SLO is burning or exhausted.</td></tr>')
+        rows = format_html('<tr><td colspan="5">{}</td></tr>', "No SLO is burning or exhausted.")
     return format_html(
         '<div class="vigil-slos-panel"><p><a href="{}">All SLOs</a> · <a href="{}">weekly SLO review</a> · '
         '<span class="{}">{} SLO(s) unknown</span></p><table class="vigil-table"><thead><tr><th>SLO</th>'

@@ -218,7 +218,9 @@ def test_burn_twenty_minutes_after_a_deployment_flags_it_suspect(pushed_slo, ser
     from alerting.models import Notification
 
     burn = Notification.objects.filter(event_type="slo.burn_rate").first()
-    assert "latest_deployment" in str(burn.context)
+    latest = burn.context["data"]["latest_deployment"]
+    assert (latest["id"], latest["version"], latest["change"]) == (deployment.pk, "v7", deployment.change.reference)
+    assert burn.context["data"]["suspect_deployment"] == deployment.pk
 
 
 def test_page_opens_an_incident_once_and_links_later_episodes(pushed_slo, service):
@@ -249,3 +251,19 @@ def test_no_data_is_unknown_never_ok(pushed_slo):
         result = slo_evaluate(slo=pushed_slo)
     assert result.budget_status == "unknown"
     assert result.error_budget_remaining is None
+
+
+def test_burn_outside_the_watch_window_flags_nothing(pushed_slo, service, sink_channel):
+    from changes.services import deployment_record
+
+    deployed_at = NOW - timedelta(minutes=90)  # the default watch window is 60 minutes
+    push(pushed_slo, hourly_history(NOW - timedelta(hours=1), hours=24, total=60_000, bad=0))
+    push(pushed_slo, minutes(NOW - timedelta(minutes=10), count=10, total=1000, bad=300))
+    with time_machine.travel(deployed_at, tick=False):
+        deployment_record(
+            service=service, environment="production", version="v6", status="succeeded", started_at=deployed_at
+        )
+    with time_machine.travel(NOW, tick=False):
+        assert slo_evaluate(slo=pushed_slo).alert == "page"
+    assert BurnEpisode.objects.get(slo=pushed_slo, level="page").suspect_deployment is None
+    assert sent("change.suspect") == 0
