@@ -192,3 +192,18 @@ def test_demo_seeder_is_idempotent(db):
     registrations.seed(out)
     assert "already there" in out.getvalue()
     assert RestoreDrill.objects.filter(status=DrillStatus.PASSED, signed_off_by__isnull=False).count() == 1
+
+
+def test_evidence_keeps_the_sha256_of_the_bytes_received(target, good_run, ops_admin, settings, tmp_path):
+    import hashlib
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from backups.services import drill_add_evidence
+
+    settings.MEDIA_ROOT = tmp_path
+    drill = drill_start(target=target, actor=ops_admin)
+    content = b"restore log: 1204 rows\n"
+    evidence = drill_add_evidence(drill=drill, file=SimpleUploadedFile("restore.log", content), actor=ops_admin)
+    assert evidence.sha256 == hashlib.sha256(content).hexdigest() and evidence.size_bytes == len(content)
+    assert evidence.file.read() == content

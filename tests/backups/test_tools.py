@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from backups.choices import RunKind, RunStatus
 from backups.models import BackupRun
@@ -176,3 +178,47 @@ def test_the_command_reports_wrong_format_as_a_command_error(target, tmp_path):
     path.write_text("not json at all")
     with pytest.raises(CommandError, match="pgbackrest info --output=json"):
         call_command("report_backup_run", "--target", target.slug, "--format", "pgbackrest", str(path))
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+KEYS = st.sampled_from(
+    [
+        "id",
+        "time",
+        "backup",
+        "label",
+        "timestamp",
+        "start",
+        "stop",
+        "backup_name",
+        "backup_id",
+        "status",
+        "message_type",
+        "snapshot_id",
+        "start_time",
+        "finish_time",
+        "end_time_timestamp",
+        "base_backup_information",
+    ]
+)
+SHAPED = st.recursive(
+    st.none() | st.integers() | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(KEYS, children, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tool=st.sampled_from(["restic", "pgbackrest", "walg", "barman"]), payload=JSON | SHAPED)
+def test_any_json_is_parsed_or_refused_as_wrong_format(tool, payload):
+    try:
+        reports = parse(tool, json.dumps(payload))
+    except ValidationFailed as exc:
+        assert exc.fields
+    else:
+        for report in reports:
+            assert report.external_id and report.started_at.tzinfo is not None
