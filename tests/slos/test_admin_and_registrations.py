@@ -209,3 +209,23 @@ def test_self_feed_pushes_vigils_own_request_counts(db, settings, metrics_server
     slo = SLO.objects.get(slug=demo.API_SLO)
     interval = PushedInterval.objects.get(slo=slo, start=now)
     assert (interval.good, interval.total) == (57, 60)
+
+
+def test_change_manager_approves_a_budget_exception_in_the_admin_not_the_requester(pushed_slo):
+    from slos.models import BudgetException
+    from slos.services import budget_exception_request
+
+    ops = person("ops", Role.OPS_ADMIN)
+    exception = budget_exception_request(
+        slo=pushed_slo, reason="Ship the fix", valid_from=NOW, valid_until=NOW + timedelta(hours=4), actor=ops
+    )
+    url = reverse("admin:slos_budgetexception_actions", args=[exception.pk, "approve"])
+    logged_in(ops).post(url)
+    exception.refresh_from_db()
+    assert exception.status == "requested"  # Ops Admins request; Change Managers decide
+    manager = person("cm", Role.CHANGE_MANAGER)
+    logged_in(manager).post(url)
+    exception.refresh_from_db()
+    assert exception.status == "approved" and exception.decided_by == manager
+    assert AuditEvent.objects.filter(action="budget_exception.approve", object_id=str(exception.pk)).exists()
+    assert BudgetException.objects.count() == 1

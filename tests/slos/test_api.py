@@ -136,3 +136,21 @@ def test_push_to_a_prometheus_slo_is_refused(api_client_for, pushed_slo):
     response = _post(api_client_for("slos:write"), pushed_slo.slug, _interval())
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "not_pushed"
+
+
+def test_release_gate_api_refuses_with_error_budget_exhausted(api_client_for, pushed_slo):
+    push(pushed_slo, hourly_history(NOW, hours=24 * 28, total=100_000, bad=150))
+    with time_machine.travel(NOW, tick=False):
+        slo_evaluate(slo=pushed_slo)
+        response = api_client_for("changes:gate").post(
+            "/api/v1/changes/gate/",
+            {"service": "checkout-api", "environment": "production", "version": "v1"},
+            format="json",
+        )
+    assert response.status_code == 409
+    body = response.json()
+    assert body["allowed"] is False or body["error"].get("allowed") is False
+    reasons = body.get("reasons") or body["error"]["reasons"]
+    (reason,) = [r for r in reasons if r["code"] == "error_budget_exhausted"]
+    assert reason["slo"] == "checkout-availability"
+    assert reason["error_budget_remaining"] == pytest.approx(-0.5)

@@ -37,3 +37,30 @@ def test_the_scheduled_job_runs_through_the_ledger(pushed_slo):
     run = JobRun.objects.get(job="slos.evaluate")
     assert run.outcome == "succeeded"
     assert run.summary == "1 SLO(s) evaluated, 0 burning, 1 unknown"
+
+
+@pytest.mark.integration
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_runs_the_evaluation_job(celery_worker, service):
+    from decimal import Decimal
+
+    from celery import current_app
+    from django.utils import timezone
+
+    from slos.services import slo_save
+    from tests.conftest import wait_for
+
+    slo, _ = slo_save(slug="worker-slo", name="Worker SLO", service=service, objective=Decimal("0.99"))
+    top = timezone.now().replace(minute=0, second=0, microsecond=0)
+    push(slo, hourly_history(top, hours=3, total=1000, bad=5))
+    current_app.send_task("slos.evaluate")
+    run = wait_for(
+        lambda: JobRun.objects.filter(job="slos.evaluate").exclude(outcome="running").first(),
+        timeout=30,
+        message=f"the worker did not run the job:\n{celery_worker.log()[-3000:]}",
+    )
+    assert run.outcome == "succeeded", run.summary
+    assert run.summary == "1 SLO(s) evaluated, 0 burning, 0 unknown"
+    status = SLOStatus.objects.get(slo=slo)
+    assert status.sli == pytest.approx(0.995) and status.budget_status == "ok"
