@@ -12,6 +12,7 @@ from governance.registries import (
     GateCheck,
     GateReason,
     MetricFamily,
+    ObjectPanel,
     ScorecardDimension,
     StatusSource,
     dashboard_panels,
@@ -19,6 +20,7 @@ from governance.registries import (
     evidence_exporters,
     gate_checks,
     metrics,
+    object_panels,
     scorecard_dimensions,
     status_sources,
 )
@@ -249,3 +251,40 @@ evidence_exporters.register(
     "backup_restore_drills", EvidenceExporter("backup_restore_drills", export_drills, controls=("A.8.13",))
 )
 demo_seeders.register("backups", seed)
+
+
+# --- panels on other apps' pages ----------------------------------------------------------
+
+
+def render_incident_panel(request, incident) -> str:
+    """On an incident opened by the RPO monitor: the target, its freshness and the breach."""
+    if not request.user.has_perm("backups.view_backuptarget"):
+        return ""
+    from django.utils.html import format_html, format_html_join
+
+    from .admin import freshness_text
+    from .models import RpoBreach
+
+    breaches = list(RpoBreach.objects.filter(incident=incident).select_related("target").order_by("-detected_at"))
+    if not breaches:
+        return ""
+    return format_html_join(
+        "",
+        '<p><a href="{}">{}</a>: {} — breach detected {} UTC{}.</p>',
+        (
+            (
+                reverse("admin:backups_backuptarget_change", args=[b.target_id]),
+                b.target.name,
+                freshness_text(b.target)[0],
+                b.detected_at.strftime("%Y-%m-%d %H:%M"),
+                format_html(", cleared {} UTC", b.cleared_at.strftime("%Y-%m-%d %H:%M")) if b.cleared_at else "",
+            )
+            for b in breaches
+        ),
+    )
+
+
+object_panels.register(
+    "backups_incident_rpo",
+    ObjectPanel("backups_incident_rpo", "incidents.incident", "Backup RPO breach", render_incident_panel, order=60),
+)

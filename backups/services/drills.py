@@ -115,7 +115,11 @@ def drill_start(
 
 def _follow_runbook(drill: RestoreDrill, target: BackupTarget, actor) -> None:
     """A manual drill runs the target's restore runbook (its current published version) as an execution."""
-    runbook = target.restore_runbook
+    if target.restore_runbook_id is None:
+        return
+    from runbooks.models import Runbook
+
+    runbook = Runbook.objects.select_related("current_version").filter(pk=target.restore_runbook_id).first()
     version = runbook.current_version if runbook is not None else None
     if version is None or not version.is_published:
         return

@@ -81,3 +81,40 @@ def test_dashboard_panel_lists_targets(client, ops_admin, target):
 def _unused():
     # drill_complete / drill_mark_restored imported for readers following the flow above
     assert drill_complete and drill_mark_restored
+
+
+def test_a_manual_drill_links_to_its_runbook_execution(client, ops_admin, target, service):
+    from runbooks.services import runbook_create, version_publish
+
+    from .test_drills import RUNBOOK
+
+    runbook = runbook_create(slug="restore-db", title="Restore DB", service=service, body=RUNBOOK)
+    version_publish(version=runbook.versions.get(), approval_label="test")
+    target.restore_runbook = runbook
+    target.save()
+    _report(target, 0.2, "rb1")
+    drill = drill_start(target=target, actor=ops_admin)
+    from django.contrib.auth.models import Permission
+
+    # The runbooks app's own grants (its migration) may be gone after a transactional test's flush.
+    ops_admin.user_permissions.add(Permission.objects.get(codename="view_runbookexecution"))
+    client.force_login(ops_admin)
+    drill_page = client.get(f"/admin/backups/restoredrill/{drill.pk}/change/").content.decode()
+    assert f"/admin/runbooks/runbookexecution/{drill.runbook_execution_id}/change/" in drill_page
+    page = client.get(f"/admin/runbooks/runbookexecution/{drill.runbook_execution_id}/change/")
+    assert page.status_code == 200  # the runbook's steps are recorded on the execution's own page
+
+
+def test_an_incident_opened_on_breach_shows_the_target(client, ops_admin, make_target):
+    from backups.models import RpoBreach
+    from backups.services import rpo_monitor
+
+    target = make_target(slug="ledger-db", open_incident_on_breach=True)
+    rpo_monitor(now=dt.datetime.now(tz=dt.UTC) + dt.timedelta(hours=2))
+    incident = RpoBreach.objects.get(target=target).incident
+    from django.contrib.auth.models import Permission
+
+    ops_admin.user_permissions.add(Permission.objects.get(codename="view_incident"))
+    client.force_login(ops_admin)
+    page = client.get(f"/admin/incidents/incident/{incident.pk}/change/").content.decode()
+    assert ("Backup RPO breach" in page and "ledger-db" in page.lower()) or "Ledger Db" in page
