@@ -215,12 +215,14 @@ def register() -> None:
         DashboardPanel,
         EvidenceExporter,
         MetricFamily,
+        ObjectPanel,
         ScorecardDimension,
         StatusSource,
         dashboard_panels,
         demo_seeders,
         evidence_exporters,
         metrics,
+        object_panels,
         scorecard_dimensions,
         status_sources,
     )
@@ -258,3 +260,40 @@ def register() -> None:
         "slo_burn_episodes", EvidenceExporter("slo_burn_episodes", export_episodes, controls=("service-levels",))
     )
     demo_seeders.register("slos", demo.seed_slos)
+    object_panels.register(
+        "slos.burn_episodes",
+        ObjectPanel("slos.burn_episodes", "incidents.incident", "SLO burns", render_incident_burns, order=30),
+    )
+
+
+# --- the incident page ------------------------------------------------------------------------
+
+
+def render_incident_burns(request, incident) -> str:
+    """SLO burn episodes that opened or joined this incident."""
+    if not request.user.has_perm("slos.view_burnepisode"):
+        return ""
+    episodes = list(
+        BurnEpisode.objects.filter(incident=incident).select_related("slo", "suspect_deployment").order_by("started_at")
+    )
+    if not episodes:
+        return ""
+    return format_html(
+        '<table class="vigil-table"><thead><tr><th>SLO</th><th>Burn</th><th>Started</th><th>Ended</th>'
+        "<th>Suspect deployment</th></tr></thead><tbody>{}</tbody></table>",
+        format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:slos_slo_change", args=[e.slo_id]),
+                    e.slo.slug,
+                    e.get_level_display(),
+                    f"{e.started_at:%Y-%m-%d %H:%M}",
+                    f"{e.ended_at:%Y-%m-%d %H:%M}" if e.ended_at else "burning",
+                    str(e.suspect_deployment) if e.suspect_deployment else "—",
+                )
+                for e in episodes
+            ),
+        ),
+    )

@@ -20,6 +20,8 @@ from ..notifications import notify_slo
 from ..sources import SourceError, counts_for, pushed_counts_many
 
 logger = logging.getLogger(__name__)
+# Counts are integers but the ratios are floats: a rate exactly at a threshold must meet it.
+RATE_TOLERANCE = 1e-9
 
 
 @dataclass
@@ -75,7 +77,8 @@ def compute(slo: SLO, counts: dict, now: datetime) -> Evaluation:
             result.budget_status = BudgetStatus.OK
     for level, long, short, factor in BURN_RULES:
         a, b = rates.get(long), rates.get(short)
-        if a is not None and b is not None and a >= factor and b >= factor:
+        threshold = factor * (1 - RATE_TOLERANCE)
+        if a is not None and b is not None and a >= threshold and b >= threshold:
             result.levels.add(level)
     result.alert = AlertLevel.PAGE if AlertLevel.PAGE in result.levels else AlertLevel.TICKET if result.levels else ""
     return result

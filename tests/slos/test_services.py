@@ -244,6 +244,13 @@ def test_page_opens_an_incident_once_and_links_later_episodes(pushed_slo, servic
     assert pages[0].ended_at is not None
     assert Incident.objects.count() == 1
     assert pages[0].incident_id == pages[1].incident_id is not None
+    from django.test import Client
+    from django.urls import reverse
+
+    client = Client()
+    client.force_login(person("commander", Role.INCIDENT_COMMANDER))
+    page = client.get(reverse("admin:incidents_incident_change", args=[pages[0].incident_id])).content.decode()
+    assert "SLO burns" in page and page.count("checkout-availability") >= 2
 
 
 def test_no_data_is_unknown_never_ok(pushed_slo):
@@ -267,3 +274,41 @@ def test_burn_outside_the_watch_window_flags_nothing(pushed_slo, service, sink_c
         assert slo_evaluate(slo=pushed_slo).alert == "page"
     assert BurnEpisode.objects.get(slo=pushed_slo, level="page").suspect_deployment is None
     assert sent("change.suspect") == 0
+
+
+@pytest.mark.parametrize(
+    ("rates", "alert"),
+    [
+        ({"1h": 14.4, "5m": 14.4}, "page"),
+        ({"1h": 14.4, "5m": 14.3}, ""),
+        ({"6h": 6.0, "30m": 7.0}, "page"),
+        ({"1d": 3.0, "2h": 3.0}, "ticket"),
+        ({"3d": 1.0, "6h": 1.0}, "ticket"),
+        ({"3d": 0.99, "6h": 5.9, "30m": 100.0}, ""),
+        ({"1h": 20.0, "5m": None}, ""),
+    ],
+)
+def test_multiwindow_rules(pushed_slo, rates, alert):
+    """Burn rate r over a window is an error ratio of r × budget: build the counts from the rates."""
+    from slos.services import compute
+
+    budget = pushed_slo.error_budget
+    counts = dict.fromkeys(("5m", "30m", "1h", "2h", "6h", "1d", "3d"))
+    for name, rate in rates.items():
+        counts[name] = None if rate is None else (1_000_000 * (1 - rate * budget), 1_000_000.0)
+    counts["slo"] = (999_900.0, 1_000_000.0)
+    assert compute(pushed_slo, counts, NOW).alert == alert
+
+
+def test_calendar_month_window_starts_on_the_first(pushed_slo):
+    from slos.windows import window_start
+
+    assert window_start("month", datetime(2026, 11, 20, 12, 0, tzinfo=UTC)) == datetime(2026, 11, 1, tzinfo=UTC)
+    pushed_slo.window = "month"
+    pushed_slo.save()
+    push(pushed_slo, hourly_history(datetime(2026, 11, 1, 2, tzinfo=UTC), hours=24, total=1000, bad=500))  # October
+    push(pushed_slo, hourly_history(NOW, hours=24, total=1000, bad=1))
+    with time_machine.travel(NOW, tick=False):
+        result = slo_evaluate(slo=pushed_slo)
+    assert result.total == 24_000 + 2_000  # the 24 h before NOW, and 1 Nov 00:00-02:00; not October
+    assert result.sli == pytest.approx((23_976 + 1_000) / 26_000)
