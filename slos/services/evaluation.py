@@ -177,8 +177,11 @@ def _apply(slo: SLO, result: Evaluation, open_episodes: dict) -> None:
     slo.updated_at = timezone.now()
     slo.budget_status = result.budget_status
     if not result.succeeded:
-        # Unknown is never ok: keep the last figures for context but no alert verdict, episodes untouched.
+        # Unknown is never ok: no figures and no alert verdict (the history keeps the last known ones);
+        # episodes and the budget policy stay as they were until the source answers again.
         slo.alert = ""
+        slo.sli = slo.error_budget_remaining = None
+        slo.burn_rates = {}
         slo.last_error = result.error[:2000]
         if slo.failing_since is None:
             slo.failing_since = now

@@ -46,13 +46,18 @@ def check_error_budget(service, environment, version, now) -> list[GateReason]:
     return [
         GateReason(
             "error_budget_exhausted",
-            f"The error budget of SLO {slo.slug} ({slo.name}) is exhausted "
-            f"({(slo.error_budget_remaining or 0) * 100:.1f} % remaining); only emergency changes or an approved "
-            "budget exception may deploy.",
+            f"The error budget of SLO {slo.slug} ({slo.name}) is exhausted ({_remaining(slo)}); only emergency "
+            "changes or an approved budget exception may deploy.",
             {"slo": slo.slug, "error_budget_remaining": slo.error_budget_remaining},
         )
         for slo in blocking
     ]
+
+
+def _remaining(slo: SLO) -> str:
+    if slo.error_budget_remaining is None:
+        return "remaining budget unknown since the last evaluation failed"
+    return f"{slo.error_budget_remaining * 100:.1f} % remaining"
 
 
 def register_gate_checks() -> None:

@@ -137,6 +137,7 @@ def test_stopped_prometheus_is_unknown_never_ok_and_notified_once(prometheus, si
         assert first.budget_status == second.budget_status == slo.budget_status == "unknown"
         assert not first.succeeded and "unreachable" in first.error
         assert slo.last_error and slo.failing_since is not None
+        assert slo.sli is None and slo.error_budget_remaining is None and slo.alert == ""
         assert sent("slo.evaluation_failed") == 1
         failed = SLOStatus.objects.filter(slo=slo, succeeded=False)
         assert failed.count() == 2 and not failed.exclude(budget_status="unknown").exists()
