@@ -41,6 +41,7 @@ def budget_bar(remaining: float | None) -> str:
 
 
 class PrometheusSourceForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="http", help_text="e.g. http://prometheus:9090")
     bearer_token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False),
