@@ -84,6 +84,8 @@ class SLO(TimeStampedModel):
     failing_since = models.DateTimeField(null=True, blank=True)
     warning_since = models.DateTimeField(null=True, blank=True)
     exhausted_since = models.DateTimeField(null=True, blank=True)
+    # Raw pushed intervals before this are purged (their hourly roll-ups stay); pushes before it are refused.
+    raw_purged_before = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["slug"]

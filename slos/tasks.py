@@ -36,3 +36,12 @@ def self_feed() -> str:
     now = timezone.now()
     with audit_context(label="slos.self_feed"):
         return f"API: {demo.feed_api(now)}; alerts: {demo.feed_alert_receipt(now)}"
+
+
+@scheduled_job("slos.purge_raw_intervals", every=timedelta(hours=6), expected_every=timedelta(days=1))
+def purge_raw_intervals() -> str:
+    """Delete pushed minute intervals older than 40 days; their hourly roll-ups stay."""
+    from .services.pushed import slos_purge_raw_intervals
+
+    with audit_context(label="slos.purge_raw_intervals"):
+        return f"{slos_purge_raw_intervals(now=timezone.now())} raw interval(s) purged"

@@ -78,7 +78,18 @@ def slo_push_intervals(*, slo: SLO, intervals: list[dict]) -> dict[str, int]:
             fields={"slo": ["This SLO's source is Prometheus."]},
         )
     _validate(intervals)
-    SLO.objects.select_for_update().filter(pk=slo.pk).first()  # one push per SLO at a time
+    slo = SLO.objects.select_for_update().get(pk=slo.pk)  # one push per SLO at a time
+    if slo.raw_purged_before is not None:
+        late = {
+            f"intervals.{i}.start": [
+                f"Before {slo.raw_purged_before.isoformat()}: older counts are kept as hourly roll-ups only "
+                "and can no longer be changed."
+            ]
+            for i, item in enumerate(intervals)
+            if item["start"] < slo.raw_purged_before
+        }
+        if late:
+            raise ValidationFailed("Some intervals are older than the raw retention.", fields=late)
     starts = [item["start"] for item in intervals]
     existing = {row.start: row for row in PushedInterval.objects.filter(slo=slo, start__in=starts)}
     created, updated = [], []
@@ -135,3 +146,28 @@ def rebuild_hourly(*, slo: SLO) -> int:
         HourlyCount.objects.bulk_create(objs, batch_size=1000)
         audit_record(action="slo.rebuild_hourly", obj=slo, changes={"hours": [None, len(objs)]})
     return len(objs)
+
+
+RAW_RETENTION = timedelta(days=40)  # longer than any window (31 days) plus the 3-day burn window and margin
+
+
+def slos_purge_raw_intervals(*, now: datetime) -> int:
+    """Delete raw intervals older than the retention (the hourly roll-ups stay); audited per SLO."""
+    cutoff = floor_hour(now - RAW_RETENTION)
+    deleted_total = 0
+    for slo in SLO.objects.filter(source_kind=SourceKind.PUSHED).order_by("pk"):
+        with transaction.atomic():
+            locked = SLO.objects.select_for_update().get(pk=slo.pk)
+            deleted, _ = PushedInterval.objects.filter(slo=locked, start__lt=cutoff).delete()
+            if locked.raw_purged_before is None or locked.raw_purged_before < cutoff:
+                before = locked.raw_purged_before
+                locked.raw_purged_before = cutoff
+                locked.save(update_fields=["raw_purged_before", "updated_at"])
+                if deleted:
+                    audit_record(
+                        action="slo.purge_raw_intervals",
+                        obj=locked,
+                        changes={"raw_purged_before": [before, cutoff], "intervals_deleted": [None, deleted]},
+                    )
+            deleted_total += deleted
+    return deleted_total

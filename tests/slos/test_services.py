@@ -312,3 +312,20 @@ def test_calendar_month_window_starts_on_the_first(pushed_slo):
         result = slo_evaluate(slo=pushed_slo)
     assert result.total == 24_000 + 2_000  # the 24 h before NOW, and 1 Nov 00:00-02:00; not October
     assert result.sli == pytest.approx((23_976 + 1_000) / 26_000)
+
+
+def test_raw_intervals_past_the_retention_are_purged_rollups_kept_and_late_pushes_refused(pushed_slo):
+    from slos.services.pushed import slos_purge_raw_intervals
+
+    old = NOW - timedelta(days=45)
+    push(pushed_slo, minutes(old, count=120, total=100, bad=1))
+    push(pushed_slo, minutes(NOW - timedelta(hours=2), count=60, total=100, bad=0))
+    hours_before = list(HourlyCount.objects.order_by("hour").values_list("hour", "good", "total"))
+    assert slos_purge_raw_intervals(now=NOW) == 120
+    assert PushedInterval.objects.count() == 60
+    assert list(HourlyCount.objects.order_by("hour").values_list("hour", "good", "total")) == hours_before
+    with pytest.raises(ValidationFailed) as refused:
+        push(pushed_slo, minutes(old, count=1, total=100, bad=50))
+    assert "intervals.0.start" in refused.value.fields
+    assert slos_purge_raw_intervals(now=NOW) == 0
+    assert AuditEvent.objects.filter(action="slo.purge_raw_intervals").count() == 1
