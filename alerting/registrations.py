@@ -228,5 +228,6 @@ demo_seeders.register("alerting", seed)
 status_sources.register("alerting", StatusSource("alerting", status_lines))
 scorecard_dimensions.register("alerting", ScorecardDimension("alerting", "Alerting and on-call", alerting_score))
 evidence_exporters.register(
-    "alerting_notifications", EvidenceExporter("alerting_notifications", export_notifications, controls=("SOC 2 CC7.3", "ISO 27001 A.5.24"))
+    "alerting_notifications",
+    EvidenceExporter("alerting_notifications", export_notifications, controls=("SOC 2 CC7.3", "ISO 27001 A.5.24")),
 )

@@ -259,9 +259,9 @@ def changes_with_related() -> QuerySet[Change]:
 def delivery_metrics(*, by: str, since: datetime, until: datetime | None = None) -> list[dict]:
     """Deployment frequency, lead time (submitted → deployed), change failure rate and time to restore,
     grouped by "month" or "service", computed from the records (two queries)."""
-    from django.db.models import Exists, OuterRef
+    from django.db.models import Exists, OuterRef, Sum
 
-    from incidents.models import Incident
+    from incidents.models import IncidentDailyStat
 
     from .models import SuspectedCause
 
@@ -277,7 +277,8 @@ def delivery_metrics(*, by: str, since: datetime, until: datetime | None = None)
     groups: dict = {}
 
     def key_of(slug, when):
-        return when.date().replace(day=1) if by == "month" else slug
+        day = when.date() if isinstance(when, datetime) else when
+        return day.replace(day=1) if by == "month" else slug
 
     for row in rows:
         group = groups.setdefault(
@@ -287,14 +288,18 @@ def delivery_metrics(*, by: str, since: datetime, until: datetime | None = None)
         group["failed"] += int(row["failed_change"])
         if row["status"] == "succeeded" and row["change__submitted_at"] and row["finished_at"]:
             group["lead"].append(max((row["finished_at"] - row["change__submitted_at"]).total_seconds(), 0))
-    incidents = Incident.objects.filter(
-        declared_at__gte=since, declared_at__lt=until, resolved_at__isnull=False
-    ).values("service__slug", "declared_at", "resolved_at")
-    for row in incidents:
+    # Time to restore from the incidents' daily roll-ups: the cost follows the period, not the history.
+    restore_rows = (
+        IncidentDailyStat.objects.filter(day__gte=since.date(), day__lt=until.date() + timedelta(days=1))
+        .values("service__slug", "day")
+        .annotate(n=Sum("ttr_count"), seconds=Sum("ttr_seconds"))
+        .filter(n__gt=0)
+    )
+    for row in restore_rows:
         group = groups.setdefault(
-            key_of(row["service__slug"], row["declared_at"]), {"deployments": 0, "failed": 0, "lead": [], "restore": []}
+            key_of(row["service__slug"], row["day"]), {"deployments": 0, "failed": 0, "lead": [], "restore": []}
         )
-        group["restore"].append((row["resolved_at"] - row["declared_at"]).total_seconds())
+        group["restore"].append((row["seconds"], row["n"]))
     if by == "month":
         month = since.date().replace(day=1)
         last = until.date().replace(day=1)
@@ -312,7 +317,11 @@ def delivery_metrics(*, by: str, since: datetime, until: datetime | None = None)
                 "failed_deployments": group["failed"],
                 "change_failure_rate": group["failed"] / count if count else None,
                 "lead_time_seconds": sum(group["lead"]) / len(group["lead"]) if group["lead"] else None,
-                "time_to_restore_seconds": sum(group["restore"]) / len(group["restore"]) if group["restore"] else None,
+                "time_to_restore_seconds": (
+                    sum(seconds for seconds, _ in group["restore"]) / sum(n for _, n in group["restore"])
+                    if group["restore"]
+                    else None
+                ),
             }
         )
     return result

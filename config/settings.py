@@ -269,6 +269,8 @@ SPECTACULAR_SETTINGS = {
         "ChangeStatusEnum": "changes.choices.ChangeStatus",
         "ChangeRiskEnum": "changes.choices.ChangeRisk",
         "DeploymentStatusEnum": "changes.choices.DeploymentStatus",
+        "BackupRunStatusEnum": "backups.choices.RunStatus",
+        "BackupRunKindEnum": "backups.choices.RunKind",
     },
 }
 

@@ -2,8 +2,6 @@ import datetime as dt
 
 from rest_framework import serializers
 
-from governance.api.serializers import ErrorSerializer  # noqa: F401  (the one error format, shared by every app)
-
 from ..choices import Decision
 from ..models import Campaign, ReviewItem
 

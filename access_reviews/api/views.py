@@ -14,6 +14,7 @@ from rest_framework import generics, permissions
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api.serializers import ErrorSerializer
 from governance.errors import ValidationFailed
 from governance.models import ApiKey
 
@@ -25,7 +26,6 @@ from .serializers import (
     CampaignSerializer,
     DecideSerializer,
     DelegateSerializer,
-    ErrorSerializer,
     IdentitiesInSerializer,
     ReviewItemSerializer,
     SnapshotInSerializer,

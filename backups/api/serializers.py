@@ -21,15 +21,6 @@ class UTCDateTimeField(serializers.DateTimeField):
         return None if value is None else super().to_representation(value.astimezone(dt.UTC))
 
 
-class ErrorSerializer(serializers.Serializer):
-    class Body(serializers.Serializer):
-        code = serializers.CharField()
-        message = serializers.CharField()
-        fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-    error = Body()
-
-
 class RunReportSerializer(serializers.Serializer):
     target = serializers.SlugField(max_length=80)
     status = serializers.ChoiceField(choices=RunStatus.choices)

@@ -5,6 +5,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from governance.api.serializers import ErrorSerializer
 from governance.errors import ValidationFailed
 
 from .. import services
@@ -14,7 +15,6 @@ from ..tools import PARSERS
 from .serializers import (
     BackupRunSerializer,
     BackupTargetSerializer,
-    ErrorSerializer,
     ReportCountsSerializer,
     RunReportSerializer,
 )
@@ -66,6 +66,11 @@ class BackupRunReportView(APIView):
 class BackupToolReportView(APIView):
     required_scopes = {"POST": "backups:report"}
 
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=` names the backup tool here (CONTRACTS.md), not DRF's renderer override: always JSON.
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
+
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=sorted(PARSERS), required=True)],
         request={"application/json": {"type": "object"}},
@@ -74,11 +79,6 @@ class BackupToolReportView(APIView):
         "pgBackRest `info --output=json`, WAL-G `backup-list --json --detail`, Barman `-f json list-backups` / "
         "`show-backup`. Idempotent: the tool's snapshot id / backup label is the run's external_id.",
     )
-    def perform_content_negotiation(self, request, force=False):
-        # `?format=` names the backup tool here (CONTRACTS.md), not DRF's renderer override: always JSON.
-        renderer = self.get_renderers()[0]
-        return renderer, renderer.media_type
-
     def post(self, request, slug: str):
         tool = request.query_params.get("format", "")
         if tool not in PARSERS:

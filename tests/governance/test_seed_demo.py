@@ -22,7 +22,11 @@ def test_seed_demo_is_idempotent_and_shows_the_password_once(capsys):
 
 def test_demo_catalog_writes_are_audited():
     call_command("seed_demo")
-    assert AuditEvent.objects.filter(action="create", object_type="governance.service").count() == 6
+    assert (
+        AuditEvent.objects.filter(action="create", object_type="governance.service").count()
+        == Service.objects.exclude(slug="unassigned").count()  # the one a migration creates
+        > 0
+    )
 
 
 @pytest.mark.parametrize("hour", [3, 12], ids=["03:00 UTC", "12:00 UTC"])
