@@ -65,9 +65,43 @@ def _fixture_teardown_with_audit_maintenance(self):
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM incidents_incidentdailystat")
+    _restore_role_grants()
 
 
 TransactionTestCase._fixture_teardown = _fixture_teardown_with_audit_maintenance
+
+# --- roles as the migrations made them ---------------------------------------------------------
+# The role groups and their permissions come from every app's data migrations. A transactional
+# test's flush empties them, so they are read once after the test database is migrated and put
+# back after every flush: each test sees the roles exactly as a migrated install has them.
+_ROLE_GRANTS: list[tuple[str, str, str]] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _role_grants_as_migrated(django_db_setup, django_db_blocker):
+    from django.contrib.auth.models import Group
+
+    with django_db_blocker.unblock():
+        _ROLE_GRANTS[:] = Group.permissions.through.objects.values_list(
+            "group__name", "permission__content_type__app_label", "permission__codename"
+        )
+
+
+def _restore_role_grants() -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in {grant[0] for grant in _ROLE_GRANTS}}
+    permissions = {
+        (app_label, codename): pk
+        for pk, app_label, codename in Permission.objects.values_list("pk", "content_type__app_label", "codename")
+    }
+    Group.permissions.through.objects.bulk_create(
+        [
+            Group.permissions.through(group=groups[name], permission_id=permissions[(app_label, codename)])
+            for name, app_label, codename in _ROLE_GRANTS
+        ],
+        ignore_conflicts=True,
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -52,3 +52,8 @@ class ServiceFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Service {n}")
     tier = 1
     owner_team = factory.SubFactory(TeamFactory)
+
+
+def person(username: str, role: str | None = None, **fields):
+    """A user in a role group (the roles are as the migrations made them, even after a flush)."""
+    return UserFactory(username=username, roles=[role] if role else None, **fields)

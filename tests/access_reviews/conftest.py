@@ -1,9 +1,6 @@
 """Access-review fixtures: people in each role, an org chart, a system with grants."""
 
-import importlib
-
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from access_reviews.models import Identity
 from governance.choices import Role
@@ -12,19 +9,8 @@ from tests.factories import UserFactory
 from .factories import IdentityFactory, SystemFactory, TemplateFactory
 
 
-def ensure_role(role: str) -> None:
-    """A transactional test's flush removes what data migrations made: recreate the role's grants."""
-    grants = importlib.import_module("access_reviews.migrations.0002_roles").GRANTS
-    group, _ = Group.objects.get_or_create(name=str(role))
-    for perm in grants.get(role, []):
-        app_label, codename = perm.split(".", 1)
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-
-
 def person(username: str, role: str | None = Role.ACCESS_REVIEWER, *, manager: Identity | None = None, **fields):
     """A user with a role and an HR identity (same email), optionally reporting to `manager`."""
-    if role:
-        ensure_role(role)
     user = UserFactory(username=username, roles=[role] if role else None, **fields)
     IdentityFactory(email=user.email, name=username, user=user, manager=manager)
     return user

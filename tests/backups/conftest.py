@@ -1,27 +1,11 @@
 """Backups fixtures: a target, people in each role, a routed sink for backup events."""
 
-import importlib
-
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from governance.choices import Role
-from tests.factories import ServiceFactory, UserFactory
+from tests.factories import ServiceFactory, person
 
 BACKUP_EVENTS = ["backup.failed", "backup.rpo_breached", "drill.failed", "drill.overdue"]
-
-
-def ensure_role(role: str) -> None:
-    grants = importlib.import_module("backups.migrations.0002_roles").GRANTS
-    group, _ = Group.objects.get_or_create(name=str(role))
-    for perm in grants.get(role, []):
-        app_label, codename = perm.split(".", 1)
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-
-
-def person(username: str, role: str, **fields):
-    ensure_role(role)
-    return UserFactory(username=username, roles=[role], **fields)
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from backups.models import RestoreDrill
 from backups.services import backup_run_report
 from governance.choices import Role
 from tests.conftest import screenshot_path
-
-from .conftest import person
+from tests.factories import person
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -1,30 +1,9 @@
 """Changes fixtures: people in each role (groups re-granted after transactional flushes), a service."""
 
-import importlib
-
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from governance.choices import Role
-from tests.factories import ServiceFactory, UserFactory
-
-
-def ensure_role(role: str) -> None:
-    grants = {}
-    for module in ("incidents.migrations.0002_policies_and_roles", "changes.migrations.0002_roles"):
-        for name, perms in importlib.import_module(module).GRANTS.items():
-            grants.setdefault(name, []).extend(perms)
-    group, _ = Group.objects.get_or_create(name=str(role))
-    for perm in grants.get(role, []):
-        app_label, codename = perm.split(".", 1)
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-
-
-def person(username: str, role: str | None = None, **fields):
-    if role is None:
-        return UserFactory(username=username, **fields)
-    ensure_role(role)
-    return UserFactory(username=username, roles=[role], **fields)
+from tests.factories import ServiceFactory, person
 
 
 @pytest.fixture

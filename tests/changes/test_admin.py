@@ -18,10 +18,8 @@ from changes.tasks import flag_suspects
 from governance.choices import Role
 from incidents.choices import EventKind
 from incidents.models import IncidentEvent
-from tests.factories import ServiceFactory
+from tests.factories import ServiceFactory, person
 from tests.incidents.factories import IncidentFactory
-
-from .conftest import person
 
 pytestmark = pytest.mark.django_db
 

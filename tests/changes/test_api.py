@@ -10,10 +10,8 @@ from rest_framework.test import APIClient
 from changes import services
 from changes.models import Change, Deployment, GateDecision
 from governance.choices import Role
-from tests.factories import UserFactory
+from tests.factories import UserFactory, person
 from tests.incidents.factories import IncidentFactory
-
-from .conftest import person
 
 pytestmark = pytest.mark.django_db
 DEPLOYMENTS = "/api/v1/changes/deployments/"

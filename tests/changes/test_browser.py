@@ -11,9 +11,7 @@ from django.utils import timezone
 from changes.models import FreezeWindow
 from governance.choices import Role
 from governance.services import api_key_create
-from tests.factories import ServiceFactory
-
-from .conftest import person
+from tests.factories import ServiceFactory, person
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "change-calendar.png"
 PASSWORD = "correct-horse-battery-staple"

@@ -16,9 +16,8 @@ from changes.selectors import delivery_metrics
 from changes.services.gate import gate_evaluate
 from governance.choices import Role
 from incidents import services as incident_services
+from tests.factories import person
 from tests.incidents.factories import IncidentFactory
-
-from .conftest import person
 
 pytestmark = pytest.mark.django_db
 

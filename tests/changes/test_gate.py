@@ -12,10 +12,8 @@ from changes.services.gate import gate_evaluate
 from governance.choices import Role
 from governance.errors import ValidationFailed
 from incidents import services as incident_services
-from tests.factories import ServiceFactory
+from tests.factories import ServiceFactory, person
 from tests.incidents.factories import IncidentFactory
-
-from .conftest import person
 
 pytestmark = pytest.mark.django_db
 FRIDAY_NOON = dt.datetime(2026, 3, 6, 12, 0, tzinfo=dt.UTC)

@@ -14,7 +14,7 @@ from governance.errors import Conflict, ValidationFailed
 from governance.models import AuditEvent
 from incidents.choices import EventKind
 from incidents.models import IncidentEvent
-from tests.changes.conftest import person
+from tests.factories import person
 from tests.incidents.conftest import deliver_pending, sink_events
 from tests.incidents.factories import IncidentFactory
 

@@ -130,7 +130,7 @@ def test_the_history_button_opens_the_object_s_audit_trail(admin_client):
 
 def test_without_the_audit_permission_the_history_stays_django_s(client):
     from governance.choices import Role
-    from tests.incidents.conftest import person
+    from tests.factories import person
 
     commander = person("commander", Role.INCIDENT_COMMANDER)
     client.force_login(commander)

@@ -12,7 +12,7 @@ from governance.choices import Role
 from governance.models import ScorecardSnapshot
 from governance.registries import scorecard_dimensions
 from governance.scorecard import previous_quarters, quarter_of, scorecard_now, scorecard_snapshot
-from tests.incidents.conftest import person
+from tests.factories import person
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-staple"

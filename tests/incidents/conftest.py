@@ -1,13 +1,10 @@
 """Incidents fixtures: people in each role, an incident in each state, the alerting sink."""
 
-import importlib
-
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from governance.choices import Role
 from incidents import services
-from tests.factories import ServiceFactory, UserFactory
+from tests.factories import ServiceFactory, person
 
 from .factories import IncidentFactory
 
@@ -23,21 +20,6 @@ def _no_drain_queued():
     alertmanager._last_drain_ask = -alertmanager.DRAIN_ASK_INTERVAL  # as if this process never asked
     yield
     cache.delete(alertmanager.DRAIN_QUEUED_KEY)
-
-
-def ensure_role(role: str) -> None:
-    """The role's group with this app's permissions: a transactional test's flush removes
-    what data migrations made, so tests that follow one must not rely on it."""
-    grants = importlib.import_module("incidents.migrations.0002_policies_and_roles").GRANTS
-    group, _ = Group.objects.get_or_create(name=str(role))
-    for perm in grants[role]:
-        app_label, codename = perm.split(".", 1)
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-
-
-def person(username: str, role: str, **fields):
-    ensure_role(role)
-    return UserFactory(username=username, roles=[role], **fields)
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from governance.choices import Role
 from incidents import services
 from incidents.choices import EventKind, IncidentStatus
 from incidents.models import Incident, IncidentEvent
-from tests.factories import ServiceFactory, UserFactory
+from tests.factories import ServiceFactory, UserFactory, person
 
-from .conftest import person, publish_postmortem
+from .conftest import publish_postmortem
 from .factories import IncidentFactory
 
 pytestmark = pytest.mark.django_db

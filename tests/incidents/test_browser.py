@@ -5,9 +5,7 @@ import pytest
 from governance.choices import Role
 from incidents.models import Incident
 from tests.conftest import screenshot_path
-from tests.factories import ServiceFactory
-
-from .conftest import person
+from tests.factories import ServiceFactory, person
 
 PASSWORD = "correct-horse-battery-staple"
 

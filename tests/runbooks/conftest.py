@@ -1,13 +1,10 @@
 """Runbooks fixtures: people in each role, a service, a published runbook."""
 
-import importlib
-
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from governance.choices import Role
 from runbooks import services
-from tests.factories import ServiceFactory, TeamFactory, UserFactory
+from tests.factories import ServiceFactory, TeamFactory, person
 
 BODY = """Use this when checkout errors spike.
 
@@ -27,27 +24,6 @@ kubectl rollout undo deploy/checkout
 ```
 Expected: the pods restart on the previous image.
 """
-
-
-def ensure_role(role: str) -> None:
-    """The role's group with the permissions the migrations grant (a transactional test's flush
-    removes what data migrations made)."""
-    grants = {
-        **{
-            r: list(p)
-            for r, p in importlib.import_module("incidents.migrations.0002_policies_and_roles").GRANTS.items()
-        },
-    }
-    ours = importlib.import_module("runbooks.migrations.0003_roles").GRANTS
-    group, _ = Group.objects.get_or_create(name=str(role))
-    for perm in [*grants.get(role, []), *ours.get(role, [])]:
-        app_label, codename = perm.split(".", 1)
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-
-
-def person(username: str, role: str, **fields):
-    ensure_role(role)
-    return UserFactory(username=username, roles=[role], **fields)
 
 
 @pytest.fixture

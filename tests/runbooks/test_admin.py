@@ -154,7 +154,7 @@ def test_a_bad_step_post_is_a_message_not_a_500(client, runbook, incident, respo
 
 
 def test_an_auditor_cannot_start_or_record(client, runbook, incident):
-    from .conftest import person
+    from tests.factories import person
 
     auditor = person("auditor", "Auditor")
     client.force_login(auditor)
@@ -254,7 +254,7 @@ def test_the_execution_changelist_keeps_its_query_count(client, runbook, inciden
 
 @pytest.mark.parametrize("role", ["Auditor", "Compliance Manager", "Ops Admin"])
 def test_every_runbooks_page_opens_for_readers(client, runbook, incident, responder, role):
-    from .conftest import person
+    from tests.factories import person
 
     execution = services.execution_start(
         version=runbook.current_version, purpose="incident", incident=incident, actor=responder
@@ -278,7 +278,7 @@ def test_every_runbooks_page_opens_for_readers(client, runbook, incident, respon
 
 
 def test_readers_see_no_buttons_that_write(client, runbook, incident, responder):
-    from .conftest import person
+    from tests.factories import person
 
     execution = services.execution_start(
         version=runbook.current_version, purpose="incident", incident=incident, actor=responder

@@ -8,9 +8,8 @@ from governance.choices import Role
 from incidents.services import incident_declare
 from runbooks import services
 from runbooks.starter import load_starter_runbooks
-from tests.factories import ServiceFactory
+from tests.factories import ServiceFactory, person
 
-from .conftest import person
 from .test_markdown import HOSTILE
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"

@@ -10,8 +10,9 @@ from alerting.services import channel_create, escalation_policy_create, routing_
 from governance.models import JobRun
 from runbooks import services, tasks
 from runbooks.models import RunbookExecution
+from tests.factories import person
 
-from .conftest import make_runbook, person
+from .conftest import make_runbook
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,9 @@ from runbooks.diff import version_diff_html, version_diff_lines
 from runbooks.markdown import content_sha256
 from runbooks.models import RunbookVersion
 from tests.conftest import ROOT
+from tests.factories import person
 
-from .conftest import BODY, make_runbook, person
+from .conftest import BODY, make_runbook
 
 pytestmark = pytest.mark.django_db
 

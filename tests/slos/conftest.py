@@ -1,37 +1,13 @@
 """SLO fixtures: people in each role, a service, pushed-count helpers, a routed sink for slo.* events."""
 
-import importlib
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import Group, Permission
 
-from tests.factories import ServiceFactory, UserFactory
+from tests.factories import ServiceFactory
 
 SLO_EVENTS = ["slo.burn_rate", "slo.budget_warning", "slo.budget_exhausted", "slo.evaluation_failed", "change.suspect"]
-
-
-def ensure_role(role: str) -> None:
-    grants = {}
-    for module in (
-        "incidents.migrations.0002_policies_and_roles",
-        "changes.migrations.0002_roles",
-        "slos.migrations.0002_roles",
-    ):
-        for name, perms in importlib.import_module(module).GRANTS.items():
-            grants.setdefault(name, []).extend(perms)
-    group, _ = Group.objects.get_or_create(name=str(role))
-    for perm in grants.get(role, []):
-        app_label, codename = perm.split(".", 1)
-        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-
-
-def person(username: str, role: str | None = None, **fields):
-    if role is None:
-        return UserFactory(username=username, **fields)
-    ensure_role(role)
-    return UserFactory(username=username, roles=[role], **fields)
 
 
 @pytest.fixture

@@ -20,8 +20,9 @@ from governance.models import AuditEvent
 from governance.registries import evidence_exporters, metrics, scorecard_dimensions, status_sources
 from slos.models import SLO, PrometheusSource, PushedInterval
 from slos.services import slo_evaluate, slo_save
+from tests.factories import person
 
-from .conftest import hourly_history, minutes, person, push
+from .conftest import hourly_history, minutes, push
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,9 @@ import time_machine
 from governance.choices import Role
 from slos.models import HourlyCount, PushedInterval
 from slos.services import slo_evaluate
+from tests.factories import person
 
-from .conftest import hourly_history, person, push
+from .conftest import hourly_history, push
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.django_db

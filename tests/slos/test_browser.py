@@ -13,9 +13,7 @@ from governance.choices import Role
 from governance.services import api_key_create
 from slos.models import SLO
 from slos.services import slo_save
-from tests.factories import ServiceFactory
-
-from .conftest import person
+from tests.factories import ServiceFactory, person
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "var" / "screenshots" / "slo-page.png"
 PASSWORD = "correct-horse-battery-staple"

@@ -12,8 +12,9 @@ from governance.models import AuditEvent
 from slos.models import BurnEpisode, HourlyCount, PushedInterval, SLOStatus
 from slos.services import budget_exception_decide, budget_exception_request, slo_evaluate, slo_push_intervals
 from slos.sources import pushed_counts
+from tests.factories import person
 
-from .conftest import hourly_history, minutes, person, push, sent
+from .conftest import hourly_history, minutes, push, sent
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 pytestmark = pytest.mark.django_db
