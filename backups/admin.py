@@ -11,9 +11,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django_object_actions import DjangoObjectActions, action
+from django_object_actions import action
 
-from governance.admin_base import EstimatedCountPaginator, VigilModelAdmin
+from governance.admin_base import EstimatedCountPaginator, VigilModelAdmin, VigilObjectActions
 from governance.errors import VigilError
 
 from . import services
@@ -65,7 +65,7 @@ def _minutes(seconds: float | None) -> str:
 
 
 @admin.register(BackupTarget)
-class BackupTargetAdmin(DjangoObjectActions, VigilModelAdmin):
+class BackupTargetAdmin(VigilObjectActions, VigilModelAdmin):
     list_display = ["name", "slug", "service", "kind", "freshness", "next_drill", "automated_drills", "enabled"]
     list_filter = ["kind", "enabled", "automated_drills"]
     list_select_related = ["service"]
@@ -256,7 +256,7 @@ class SignOffForm(forms.Form):
 
 
 @admin.register(RestoreDrill)
-class RestoreDrillAdmin(DjangoObjectActions, VigilModelAdmin):
+class RestoreDrillAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     list_display = [
         "id",

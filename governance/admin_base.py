@@ -3,11 +3,14 @@
 import functools
 
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django_object_actions import DjangoObjectActions
 
 from .audit import audit_record, diff, jsonable, object_type_of, snapshot
 from .pagination import EstimatedCountPaginator
@@ -170,3 +173,43 @@ class ReadOnlyAdmin(VigilModelAdmin):
 
 
 __all__ = ["EstimatedCountPaginator", "ReadOnlyAdmin", "VigilModelAdmin", "object_panels_for", "object_type_of"]
+
+
+class VigilObjectActions(DjangoObjectActions):
+    """Object actions (the buttons of a change page) whose URL obeys the action's permission.
+
+    django-object-actions routes every name in `change_actions` to its URL and only checks that
+    the user is staff. An action `name` here may declare `has_<name>_permission(request, obj)`:
+    the button is hidden and the URL answers 403 when it says no. Actions whose availability
+    depends on the object's state keep deciding in `get_change_actions` and their service,
+    which refuses with a message that says why.
+    """
+
+    def get_change_actions(self, request, object_id, form_url):
+        actions = super().get_change_actions(request, object_id, form_url)
+        obj = None
+        if any(hasattr(self, f"has_{name}_permission") for name in actions):
+            obj = self.get_object(request, object_id)
+        return [
+            name
+            for name in actions
+            if getattr(self, f"has_{name}_permission", lambda request, obj=None: True)(request, obj)
+        ]
+
+    def get_urls(self):
+        urls = super().get_urls()
+        name = f"{self.model._meta.app_label}_{self.model._meta.model_name}_actions"
+        for pattern in urls:
+            if getattr(pattern, "name", None) == name:
+                pattern.callback = self._guarded(pattern.callback)
+        return urls
+
+    def _guarded(self, view):
+        @functools.wraps(view)
+        def guarded(request, pk, tool, **kwargs):
+            has_permission = getattr(self, f"has_{tool}_permission", None)
+            if has_permission and not has_permission(request, self.get_object(request, unquote(pk))):
+                raise PermissionDenied
+            return view(request, pk=pk, tool=tool, **kwargs)
+
+        return guarded

@@ -7,9 +7,9 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_object_actions import DjangoObjectActions, action
+from django_object_actions import action
 
-from governance.admin_base import VigilModelAdmin
+from governance.admin_base import VigilModelAdmin, VigilObjectActions
 from governance.audit import audit_record
 from governance.errors import VigilError
 
@@ -84,7 +84,7 @@ class PrometheusSourceAdmin(VigilModelAdmin):
 
 
 @admin.register(SLO)
-class SLOAdmin(DjangoObjectActions, VigilModelAdmin):
+class SLOAdmin(VigilObjectActions, VigilModelAdmin):
     list_display = [
         "slug",
         "name",
@@ -229,7 +229,7 @@ class BurnEpisodeAdmin(VigilModelAdmin):
 
 
 @admin.register(BudgetException)
-class BudgetExceptionAdmin(DjangoObjectActions, VigilModelAdmin):
+class BudgetExceptionAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     list_display = ["slo", "status", "valid_from", "valid_until", "requested_by", "decided_by"]
     list_filter = ["status"]

@@ -9,10 +9,10 @@ from django.http import HttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_object_actions import DjangoObjectActions, action
+from django_object_actions import action
 
 from alerting.fields import mask
-from governance.admin_base import ReadOnlyAdmin, VigilModelAdmin
+from governance.admin_base import ReadOnlyAdmin, VigilModelAdmin, VigilObjectActions
 from governance.audit import audit_record, diff, snapshot
 from governance.errors import VigilError
 
@@ -99,7 +99,7 @@ def _masked(system: System) -> dict:
 
 
 @admin.register(System)
-class SystemAdmin(DjangoObjectActions, UploadMixin, VigilModelAdmin):
+class SystemAdmin(VigilObjectActions, UploadMixin, VigilModelAdmin):
     form = SystemForm
     change_form_template = "admin/vigil/change_form.html"
     list_display = ["slug", "name", "owner", "privileged", "connector", "pull_enabled", "last_pulled_at", "grant_count"]
@@ -167,10 +167,11 @@ class SystemAdmin(DjangoObjectActions, UploadMixin, VigilModelAdmin):
             or "—"
         )
 
+    def has_pull_now_permission(self, request, obj=None):
+        return request.user.has_perm("access_reviews.import_snapshot")
+
     @action(label="Pull now", description="Run the connector now", methods=("POST",), button_type="form")
     def pull_now(self, request, obj):
-        if not request.user.has_perm("access_reviews.import_snapshot"):
-            raise PermissionDenied
         record = services.system_pull(system=obj)
         if record.status == ImportStatus.FAILED:
             self.message_user(request, f"Pull failed; grants kept: {record.error}", messages.ERROR)
@@ -218,7 +219,7 @@ class OrphanedGrantAlertAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ReviewTemplate)
-class ReviewTemplateAdmin(DjangoObjectActions, VigilModelAdmin):
+class ReviewTemplateAdmin(VigilObjectActions, VigilModelAdmin):
     change_form_template = "admin/vigil/change_form.html"
     list_display = ["name", "reviewer_rule", "fallback_reviewer", "owner", "due_days", "no_response_default", "active"]
     list_select_related = ["fallback_reviewer", "owner"]
@@ -228,10 +229,11 @@ class ReviewTemplateAdmin(DjangoObjectActions, VigilModelAdmin):
     autocomplete_fields = ["fallback_reviewer", "owner"]
     change_actions = ["launch_now"]
 
+    def has_launch_now_permission(self, request, obj=None):
+        return request.user.has_perm("access_reviews.launch_campaign")
+
     @action(label="Launch campaign now", description="Freeze the in-scope grants into a campaign", methods=("POST",))
     def launch_now(self, request, obj):
-        if not request.user.has_perm("access_reviews.launch_campaign"):
-            raise PermissionDenied
         try:
             campaign = services.campaign_launch(template=obj, actor=request.user)
         except VigilError as exc:
@@ -246,7 +248,7 @@ class SignOffForm(forms.Form):
 
 
 @admin.register(Campaign)
-class CampaignAdmin(DjangoObjectActions, VigilModelAdmin):
+class CampaignAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     change_form_template = "admin/vigil/change_form.html"
     list_display = ["name", "status", "progress", "due_at", "item_count", "owner", "signed_off_at"]
@@ -365,7 +367,7 @@ class RemediationForm(forms.ModelForm):
 
 
 @admin.register(Remediation)
-class RemediationAdmin(DjangoObjectActions, VigilModelAdmin):
+class RemediationAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     form = RemediationForm
     change_form_template = "admin/vigil/change_form.html"
@@ -396,10 +398,11 @@ class RemediationAdmin(DjangoObjectActions, VigilModelAdmin):
     def ticket(self, obj):
         return format_html('<a href="{}">{}</a>', obj.ticket_url, "ticket") if obj.ticket_url else "—"
 
+    def has_mark_done_permission(self, request, obj=None):
+        return request.user.has_perm("access_reviews.change_remediation")
+
     @action(label="Mark done", description="The access is removed; a later snapshot verifies it", methods=("POST",))
     def mark_done(self, request, obj):
-        if not request.user.has_perm("access_reviews.change_remediation"):
-            raise PermissionDenied
         try:
             services.remediation_mark_done(remediation=obj)
         except VigilError as exc:

@@ -14,9 +14,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_object_actions import DjangoObjectActions, action
+from django_object_actions import action
 
-from governance.admin_base import EstimatedCountPaginator, VigilModelAdmin
+from governance.admin_base import EstimatedCountPaginator, VigilModelAdmin, VigilObjectActions
 from governance.errors import VigilError
 from governance.models import Service
 
@@ -59,7 +59,7 @@ class ChangeForm(forms.ModelForm):
 
 
 @admin.register(Change)
-class ChangeAdmin(DjangoObjectActions, VigilModelAdmin):
+class ChangeAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     form = ChangeForm
     list_display = [

@@ -6,9 +6,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django_object_actions import DjangoObjectActions, action
+from django_object_actions import action
 
-from governance.admin_base import VigilModelAdmin
+from governance.admin_base import VigilModelAdmin, VigilObjectActions
 from governance.errors import VigilError
 
 from .. import services
@@ -91,7 +91,7 @@ class FreezeWindowAdmin(VigilModelAdmin):
 
 
 @admin.register(FreezeException)
-class FreezeExceptionAdmin(DjangoObjectActions, VigilModelAdmin):
+class FreezeExceptionAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     list_display = ["window", "change", "service", "valid_from", "valid_until", "status", "requested_by", "decided_by"]
     list_filter = ["status", "window"]

@@ -7,9 +7,8 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_object_actions import DjangoObjectActions
 
-from governance.admin_base import EstimatedCountPaginator, VigilModelAdmin
+from governance.admin_base import EstimatedCountPaginator, VigilModelAdmin, VigilObjectActions
 from governance.errors import VigilError
 
 from .. import services
@@ -105,7 +104,7 @@ def recurrence_html(incident: Incident) -> str:
 
 
 @admin.register(Incident)
-class IncidentAdmin(IncidentActionsMixin, DjangoObjectActions, VigilModelAdmin):
+class IncidentAdmin(IncidentActionsMixin, VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     # Object actions as buttons plus the panels runbooks and changes register for an incident.
     change_form_template = "admin/vigil/change_form.html"

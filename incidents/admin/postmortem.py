@@ -4,9 +4,9 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_object_actions import DjangoObjectActions, action
+from django_object_actions import action
 
-from governance.admin_base import ReadOnlyAdmin, VigilModelAdmin
+from governance.admin_base import ReadOnlyAdmin, VigilModelAdmin, VigilObjectActions
 from governance.errors import VigilError
 
 from .. import services
@@ -48,7 +48,7 @@ class PostmortemAddForm(forms.ModelForm):
 
 
 @admin.register(Postmortem)
-class PostmortemAdmin(DjangoObjectActions, VigilModelAdmin):
+class PostmortemAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     list_display = ["incident", "status", "due_display", "author", "published_at"]
     list_filter = ["status"]
@@ -153,7 +153,7 @@ class PostmortemAdmin(DjangoObjectActions, VigilModelAdmin):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(DjangoObjectActions, VigilModelAdmin):
+class ActionItemAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     list_display = ["title", "incident", "kind", "owner", "due_display", "status"]
     list_filter = ["status", "kind"]

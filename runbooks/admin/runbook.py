@@ -7,9 +7,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_object_actions import DjangoObjectActions, action
+from django_object_actions import action
 
-from governance.admin_base import VigilModelAdmin
+from governance.admin_base import VigilModelAdmin, VigilObjectActions
 from governance.errors import VigilError
 
 from .. import services
@@ -66,7 +66,7 @@ def _run(modeladmin, request, success: str, call) -> bool:
 
 
 @admin.register(Runbook)
-class RunbookAdmin(DjangoObjectActions, VigilModelAdmin):
+class RunbookAdmin(VigilObjectActions, VigilModelAdmin):
     evidence_like = True  # runbooks are retired, never deleted: executions and reviews point at them
     change_form_template = "admin/vigil/change_form.html"
     change_list_template = "runbooks/admin/runbook_changelist.html"

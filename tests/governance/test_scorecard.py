@@ -9,13 +9,16 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from governance.choices import Role
-from governance.models import ScorecardSnapshot
+from governance.models import AuditEvent, ScorecardSnapshot
 from governance.registries import scorecard_dimensions
 from governance.scorecard import previous_quarters, quarter_of, scorecard_now, scorecard_snapshot
 from tests.factories import person
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-staple"
+# Object actions that only show or download what the viewer may already read.
+READ_ONLY_ACTIONS = {"compare", "download_evidence"}
+READ_ACTIONS = {"evidence.export", "login", "logout"}
 
 
 def test_the_demo_scorecard_shows_every_registered_dimension_with_its_facts():
@@ -64,7 +67,7 @@ def test_an_auditor_can_read_the_scorecard_and_export_but_change_nothing(client)
     client.force_login(auditor)
     assert client.get(reverse("admin:scorecard")).status_code == 200
     assert client.get(reverse("admin:evidence")).status_code == 200
-    checked = 0
+    checked = actions_checked = 0
     for model, model_admin in admin.site._registry.items():
         meta = model._meta
         add = reverse(f"admin:{meta.app_label}_{meta.model_name}_add")
@@ -75,8 +78,22 @@ def test_an_auditor_can_read_the_scorecard_and_export_but_change_nothing(client)
         change = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
         response = client.post(change, {})
         assert response.status_code == 403, (change, response.status_code)
+        delete = reverse(f"admin:{meta.app_label}_{meta.model_name}_delete", args=[obj.pk])
+        assert client.get(delete).status_code == 403, delete
+        assert client.post(delete, {"post": "yes"}).status_code == 403, delete
+        # The buttons of the change page (object actions): a hand-typed URL is refused like the button is hidden.
+        for tool in getattr(model_admin, "change_actions", []):
+            if tool in READ_ONLY_ACTIONS:
+                continue
+            action = reverse(f"admin:{meta.app_label}_{meta.model_name}_actions", kwargs={"pk": obj.pk, "tool": tool})
+            assert client.get(action).status_code in (403, 405), action  # 405: a POST-only action
+            assert client.post(action, {}).status_code == 403, action
+            actions_checked += 1
         checked += 1
     assert checked >= 10
+    assert actions_checked >= 20
+    # Nothing the Auditor did was a write: the trail holds only their own reads and exports.
+    assert not AuditEvent.objects.filter(actor_user=auditor).exclude(action__in=READ_ACTIONS).exists()
 
 
 def admin_request(user):
