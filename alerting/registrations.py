@@ -26,6 +26,8 @@ from governance.registries import (
 
 STUCK_AFTER = timedelta(minutes=10)
 COVERAGE_JOB = "alerting.coverage_check"
+# Paging responders and proving each delivery: incident communication (SOC 2 CC7.3, ISO 27001 A.5.24).
+EVIDENCE_CONTROLS = ("SOC 2 CC7.3", "ISO 27001 A.5.24")
 
 
 def check_notifications() -> CheckResult:
@@ -192,6 +194,43 @@ def export_notifications(start, end):
     return columns, rows
 
 
+def export_delivery_attempts(start, end):
+    """Evidence: every delivery attempt made in the period, with its notification and outcome."""
+    from .models import DeliveryAttempt
+
+    columns = [
+        "id",
+        "notification",
+        "event_type",
+        "destination",
+        "number",
+        "started_at",
+        "duration_ms",
+        "status_code",
+        "outcome",
+        "error",
+    ]
+    rows = (
+        [
+            a.pk,
+            a.notification_id,
+            a.notification.event_type,
+            a.notification.destination,
+            a.number,
+            a.started_at.isoformat(),
+            a.duration_ms,
+            a.status_code if a.status_code is not None else "",
+            a.outcome,
+            a.error,
+        ]
+        for a in DeliveryAttempt.objects.filter(started_at__gte=start, started_at__lt=end)
+        .select_related("notification__channel", "notification__recipient")
+        .order_by("started_at", "pk")
+        .iterator(chunk_size=1000)
+    )
+    return columns, rows
+
+
 def notify_kernel_event(*, event_type: str, subject: str, body: str, idempotency_key: str, severity=None) -> None:
     """The kernel's events (audit.chain_broken, ...) go through the outbox and the routing rules."""
     from .services import notify
@@ -229,5 +268,9 @@ status_sources.register("alerting", StatusSource("alerting", status_lines))
 scorecard_dimensions.register("alerting", ScorecardDimension("alerting", "Alerting and on-call", alerting_score))
 evidence_exporters.register(
     "alerting_notifications",
-    EvidenceExporter("alerting_notifications", export_notifications, controls=("SOC 2 CC7.3", "ISO 27001 A.5.24")),
+    EvidenceExporter("alerting_notifications", export_notifications, controls=EVIDENCE_CONTROLS),
+)
+evidence_exporters.register(
+    "alerting_delivery_attempts",
+    EvidenceExporter("alerting_delivery_attempts", export_delivery_attempts, controls=EVIDENCE_CONTROLS),
 )

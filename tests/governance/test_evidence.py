@@ -191,3 +191,35 @@ def test_export_command_writes_the_zip_and_records_the_export(tmp_path, capsys):
     assert "peak memory" in capsys.readouterr().out
     assert AuditEvent.objects.filter(action="evidence.export", object_id="2026-03-01..2026-03-31").exists()
     verify_bundle(out)
+
+
+# SOC 2 Trust Services Criteria ids (CC6.2, A1.2, ...) and ISO/IEC 27001:2022 Annex A ids (A.5.18, A.8.13, ...),
+# each with its framework named the one way the bundle spells it.
+CONTROL_ID = r"SOC 2 (CC[1-9]|A1|C1|PI1|P[1-8])\.[1-9]\d?|ISO 27001 A\.[5-8]\.[1-9]\d?"
+ISSUE_CONTROLS = [
+    *(f"SOC 2 {c}" for c in ("CC6.2", "CC6.3", "CC7.3", "CC7.4", "CC7.5", "A1.2", "A1.3")),
+    *(f"ISO 27001 {c}" for c in ("A.5.18", "A.5.24", "A.5.25", "A.5.26", "A.5.27", "A.5.28", "A.8.13")),
+]
+
+
+def test_every_exporter_maps_to_real_control_ids_spelled_one_way():
+    import re
+
+    from governance.evidence import AUDIT_CONTROLS
+    from governance.registries import evidence_exporters
+
+    mapped = {name: exporter.controls for name, exporter in evidence_exporters.items()}
+    mapped["audit_events"] = AUDIT_CONTROLS
+    for name, controls in mapped.items():
+        assert controls, f"{name} maps to no control"
+        for control in controls:
+            assert re.fullmatch(CONTROL_ID, control), f"{name}: {control!r} is not a SOC 2 or ISO 27001 control id"
+
+
+def test_the_control_map_names_every_control_of_the_issue(march_bundle):
+    with zipfile.ZipFile(march_bundle) as bundle:
+        controls = json.loads(bundle.read("manifest.json"))["controls"]
+    assert [c for c in ISSUE_CONTROLS if c not in controls] == []
+    assert "backup_runs.csv" in controls["SOC 2 A1.2"]
+    assert "backup_restore_drills.csv" in controls["SOC 2 A1.3"]
+    assert "alerting_delivery_attempts.csv" in controls["SOC 2 CC7.3"]
