@@ -21,7 +21,7 @@ class AccessReviewsConfig(AppConfig):
             status_sources,
         )
 
-        from . import connectors, dashboard, demo, evidence, tasks  # noqa: F401  (tasks: jobs register on import)
+        from . import connectors, console, dashboard, demo, evidence, tasks  # noqa: F401  (tasks: jobs register on import)
 
         dashboard_panels.register(
             "access_reviews",

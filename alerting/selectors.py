@@ -154,6 +154,20 @@ def on_call_now_by_team(*, team_ids, at: datetime | None = None) -> dict[int, On
     return {team_id: _team_answer(by_team.get(team_id, []), at) for team_id in team_ids}
 
 
+def teams_where_on_call(user, at: datetime | None = None) -> list[int]:
+    """The ids of the teams `user` is primary or secondary for at `at` (default: now), in at most 4 queries."""
+    at = at or timezone.now()
+    candidates = set(
+        OnCallRotation.objects.filter(enabled=True)
+        .filter(Q(memberships__user=user) | Q(overrides__user=user, overrides__ends_at__gt=at))
+        .values_list("team_id", flat=True)
+    )
+    if not candidates:
+        return []
+    answers = on_call_now_by_team(team_ids=sorted(candidates), at=at)
+    return [team_id for team_id, answer in answers.items() if user in (answer.primary, answer.secondary)]
+
+
 @dataclass(frozen=True)
 class Segment:
     starts_at: datetime

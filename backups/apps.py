@@ -8,7 +8,7 @@ class BackupsConfig(AppConfig):
     def ready(self) -> None:
         from governance.api.permissions import register_scope_permissions
 
-        from . import registrations, tasks  # noqa: F401  (scheduled jobs and registries fill on import)
+        from . import console, registrations, tasks  # noqa: F401  (scheduled jobs and registries fill on import)
 
         register_scope_permissions("backups:read", "backups.view_backuptarget")
         register_scope_permissions("backups:report", "backups.add_backuprun")

@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+# Change management: SOC 2 CC8.1 (changes authorised, tested, approved), ISO 27001 A.8.32.
+CHANGE_CONTROLS = ("SOC 2 CC8.1", "ISO 27001 A.8.32")
+
 
 class ChangesConfig(AppConfig):
     name = "changes"
@@ -21,7 +24,7 @@ class ChangesConfig(AppConfig):
             status_sources,
         )
 
-        from . import dashboard, demo, panels, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
+        from . import console, dashboard, demo, panels, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
         from .services.gate import register_gate_checks
 
         register_gate_checks()
@@ -40,15 +43,15 @@ class ChangesConfig(AppConfig):
         dashboard.register_metrics()
         status_sources.register("changes", StatusSource("changes", dashboard.status_lines))
         evidence_exporters.register(
-            "changes", EvidenceExporter("changes", dashboard.export_changes, controls=("change-management",))
+            "changes", EvidenceExporter("changes", dashboard.export_changes, controls=CHANGE_CONTROLS)
         )
         evidence_exporters.register(
             "deployments",
-            EvidenceExporter("deployments", dashboard.export_deployments, controls=("change-management",)),
+            EvidenceExporter("deployments", dashboard.export_deployments, controls=CHANGE_CONTROLS),
         )
         evidence_exporters.register(
             "gate_decisions",
-            EvidenceExporter("gate_decisions", dashboard.export_gate_decisions, controls=("change-management",)),
+            EvidenceExporter("gate_decisions", dashboard.export_gate_decisions, controls=CHANGE_CONTROLS),
         )
         scorecard_dimensions.register(
             "change_management",

@@ -7,8 +7,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from governance.choices import CheckStatus
+from governance.console import span
 from incidents.charts import bar_chart
-from incidents.clocks import span
 
 from .choices import ChangeKind, ChangeStatus
 from .models import Change, Deployment, GateDecision

@@ -16,16 +16,24 @@ class VigilAdminSite(admin.AdminSite):
     def get_urls(self):
         from django.urls import path
 
-        from governance import admin_views
+        from governance import admin_views, console
 
         return [
+            path("needs-you/", self.admin_view(lambda r: console.needs_you_view(r, self)), name="needs_you"),
+            path("jump/", self.admin_view(lambda r: console.jump_view(r, self)), name="jump"),
             path("scorecard/", self.admin_view(lambda r: admin_views.scorecard_view(r, self)), name="scorecard"),
             path("evidence/", self.admin_view(lambda r: admin_views.evidence_view(r, self)), name="evidence"),
             *super().get_urls(),
         ]
 
     def index(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "panels": self.panels_for(request)}
+        from governance.console import render_needs_you
+
+        extra_context = {
+            **(extra_context or {}),
+            "needs_you": render_needs_you(request),
+            "panels": self.panels_for(request),
+        }
         return super().index(request, extra_context)
 
     def panels_for(self, request) -> list[dict]:

@@ -164,8 +164,46 @@ class Webhook:
     tag: str
 
 
+@dataclass(frozen=True)
+class NeedsYouItem:
+    """One line of "Needs you now": something this person has to do, and the page where it is done.
+
+    `due_at` makes a live clock ("ack due in 3 min", "late by 12 min"); `due_label` names what is
+    due ("ack", "update", "decision"). Lines without a deadline come after those with one.
+    """
+
+    kind: str  # incident, review, procedure, drill, change, remediation, exception, ...
+    label: str
+    url: str
+    due_at: Any = None
+    due_label: str = "due"
+    severity: str = ""  # SEV1…SEV3 for incidents: shown as a badge
+
+
+@dataclass(frozen=True)
+class NeedsYouSource:
+    """`collect(user, now)` returns the NeedsYouItems `user` has to act on, in a bounded number of queries."""
+
+    name: str
+    collect: Callable[[Any, Any], list[NeedsYouItem]]
+
+
+@dataclass(frozen=True)
+class JumpTarget:
+    """The header's jump box: `exact(query)` returns the URL of the object a reference or slug names
+    (INC-12, CHG-4, a runbook slug) or None; `search(query, limit)` returns (label, url) by title."""
+
+    name: str
+    title: str  # "Incidents"
+    permission: str  # only people who may view these are offered them
+    exact: Callable[[str], str | None]
+    search: Callable[[str, int], list[tuple[str, str]]]
+
+
 health_checks: Registry[HealthCheck] = Registry("health check")
 dashboard_panels: Registry[DashboardPanel] = Registry("dashboard panel")
+needs_you: Registry[NeedsYouSource] = Registry("needs-you source")
+jump_targets: Registry[JumpTarget] = Registry("jump target")
 object_panels: Registry[ObjectPanel] = Registry("object panel")
 gate_checks: Registry[GateCheck] = Registry("release gate check")
 metrics: Registry[MetricFamily] = Registry("metric")

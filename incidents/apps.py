@@ -22,18 +22,29 @@ class IncidentsConfig(AppConfig):
             webhooks,
         )
 
-        from . import dashboard, demo, evidence, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
+        from . import console, dashboard, demo, evidence, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
         from .api.webhooks import ALERTMANAGER_WEBHOOK
 
         webhooks.register("alertmanager", ALERTMANAGER_WEBHOOK)
 
         dashboard_panels.register(
+            "open_incidents",
+            DashboardPanel(
+                "open_incidents",
+                "Open incidents",
+                dashboard.render_open_incidents_panel,
+                order=10,
+                permission="incidents.view_incident",
+            ),
+        )
+        # Charts last: the dashboard answers "what is late" before "how did we do".
+        dashboard_panels.register(
             "incidents",
             DashboardPanel(
                 "incidents",
-                "Incidents",
+                "Incident metrics",
                 dashboard.render_incidents_panel,
-                order=10,
+                order=800,
                 permission="incidents.view_incident",
             ),
         )

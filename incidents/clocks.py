@@ -5,6 +5,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from governance.console import span
+
 from .choices import IncidentStatus
 
 OK, WARNING, BAD, NONE = "ok", "warning", "bad", "none"
@@ -14,23 +16,6 @@ OK, WARNING, BAD, NONE = "ok", "warning", "bad", "none"
 class Clock:
     text: str
     state: str  # ok | warning | bad | none
-
-
-def span(seconds: float, *, round_up: bool = False) -> str:
-    """3 min · 1 h 12 min · 2 d 3 h — the precision a person needs. Time left rounds up."""
-    seconds = int(abs(seconds))
-    minutes, rest = divmod(seconds, 60)
-    if round_up and rest:
-        minutes += 1
-    if minutes < 1:
-        return "under a minute"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def ack_clock(incident, now: datetime | None = None) -> Clock:

@@ -22,7 +22,7 @@ class RunbooksConfig(AppConfig):
             status_sources,
         )
 
-        from . import demo, evidence, panels, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
+        from . import console, demo, evidence, panels, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
 
         # Incidents never import runbooks: the incident page renders whatever panels are registered.
         object_panels.register(

@@ -8,7 +8,7 @@ class SlosConfig(AppConfig):
     def ready(self) -> None:
         from governance.api.permissions import register_scope_permissions
 
-        from . import registrations, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
+        from . import console, registrations, tasks  # noqa: F401  (tasks: scheduled jobs register on import)
         from .services.gate import register_gate_checks
 
         register_gate_checks()

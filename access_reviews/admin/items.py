@@ -53,9 +53,13 @@ class PendingFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("pending", "Pending, campaign open"), ("decided", "Decided")]
+        return [("mine", "Pending, mine to decide"), ("pending", "Pending, campaign open"), ("decided", "Decided")]
 
     def queryset(self, request, queryset):
+        if self.value() == "mine":
+            return queryset.filter(
+                reviewer=request.user, decision=Decision.PENDING, campaign__status=CampaignStatus.ACTIVE
+            )
         if self.value() == "pending":
             return queryset.filter(decision=Decision.PENDING, campaign__status=CampaignStatus.ACTIVE)
         if self.value() == "decided":

@@ -1,0 +1,216 @@
+"""The console: "Needs you now" for the person looking, the jump box, a dashboard whose cost does not grow."""
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from access_reviews import services as access_services
+from governance.choices import Role
+from governance.console import needs_you_for, span
+from governance.registries import NeedsYouSource, needs_you
+from incidents.choices import IncidentStatus
+from tests.access_reviews.conftest import identity_of
+from tests.access_reviews.conftest import person as reviewer_person
+from tests.access_reviews.factories import SystemFactory, TemplateFactory
+from tests.access_reviews.helpers import snapshot
+from tests.factories import ServiceFactory, person
+from tests.incidents.factories import ActionItemFactory, IncidentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def superuser(username):
+    user = person(username)
+    user.is_staff = user.is_superuser = True
+    user.save()
+    return user
+
+
+def labels(user):
+    lines, failed = needs_you_for(user)
+    assert failed == []
+    return [(line.item.label, line.clock, line.late) for line in lines]
+
+
+def test_span_reads_like_a_person_would_say_it():
+    assert span(30) == "under a minute"
+    assert span(61, round_up=True) == "2 min"
+    assert span(3 * 3600 + 12 * 60) == "3 h 12 min"
+    assert span(2 * 86400 + 3600) == "2 d 1 h"
+
+
+def test_a_commander_sees_their_declared_sev1_with_its_ack_clock_and_nothing_of_others():
+    commander = person("cora.commander", Role.INCIDENT_COMMANDER)
+    someone_else = person("sam.else", Role.INCIDENT_COMMANDER)
+    mine = IncidentFactory(title="Checkout down", commander=commander)
+    IncidentFactory(title="Not mine", commander=someone_else)
+    resolved = IncidentFactory(title="Mine but resolved", commander=commander)
+    type(resolved).objects.filter(pk=resolved.pk).update(
+        status=IncidentStatus.RESOLVED, acknowledged_at=timezone.now(), resolved_at=timezone.now()
+    )
+    lines = labels(commander)
+    assert len(lines) == 1
+    label, clock, late = lines[0]
+    assert label == f"{mine.reference} Checkout down: acknowledge"
+    assert clock.startswith("ack due in ") and not late
+
+
+def test_late_lines_come_first_and_say_by_how_much():
+    commander = person("cora.commander", Role.INCIDENT_COMMANDER)
+    IncidentFactory(title="Fresh", commander=commander)
+    late = IncidentFactory(title="Old", commander=commander)
+    type(late).objects.filter(pk=late.pk).update(ack_due_at=timezone.now() - dt.timedelta(minutes=12, seconds=5))
+    (first_label, first_clock, first_late), (second_label, _, second_late) = labels(commander)
+    assert first_label.startswith(f"{late.reference} Old") and first_late
+    assert first_clock == "ack late by 12 min"
+    assert second_label.startswith("INC-") and "Fresh" in second_label and not second_late
+
+
+def test_the_on_call_person_sees_incidents_of_their_teams_services():
+    from alerting.models import OnCallRotation, RotationMember
+    from tests.factories import TeamFactory
+
+    responder = person("rita.responder", Role.RESPONDER)
+    team = TeamFactory(slug="payments", name="Payments")
+    rotation = OnCallRotation.objects.create(
+        name="Payments primary",
+        team=team,
+        starts_on=timezone.localdate() - dt.timedelta(days=7),
+        handoff_time=dt.time(9, 0),
+        time_zone="UTC",
+        shift_length=dt.timedelta(days=7),
+    )
+    RotationMember.objects.create(rotation=rotation, user=responder, position=0)
+    incident = IncidentFactory(title="Payments latency", service=ServiceFactory(slug="pay", owner_team=team))
+    IncidentFactory(title="Elsewhere", service=ServiceFactory(slug="other"))
+    assert [label for label, _, _ in labels(responder)] == [f"{incident.reference} Payments latency: acknowledge"]
+
+
+def test_action_items_they_own_are_listed_with_their_due_date():
+    owner = person("olga.owner", Role.RESPONDER)
+    item = ActionItemFactory(
+        title="Add a disk alert", owner=owner, due_date=timezone.localdate() + dt.timedelta(days=3)
+    )
+    [(label, clock, late)] = labels(owner)
+    assert label == f"INC-{item.incident_id} action item: Add a disk alert"
+    assert clock.startswith("action item due in 3 d") and not late
+
+
+def test_a_reviewer_sees_their_pending_items_and_the_page_that_lists_them(compliance_and_campaign):
+    manager, other = compliance_and_campaign
+    [(label, clock, _)] = labels(manager)
+    assert label.startswith("2 access review items to decide in Billing quarterly")
+    assert clock.startswith("decisions due in ")
+    [(other_label, _, _)] = labels(other)
+    assert other_label.startswith("1 access review item to decide in Billing quarterly")
+
+
+def test_nothing_needs_you_is_said_plainly(client):
+    quiet = person("quinn.quiet", Role.RESPONDER)
+    client.force_login(quiet)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Needs you now" in page
+    assert "Nothing needs you now." in page
+
+
+def test_a_broken_source_is_named_and_the_rest_still_shows(client):
+    commander = person("cora.commander", Role.INCIDENT_COMMANDER)
+    IncidentFactory(title="Checkout down", commander=commander)
+
+    def broken(user, now):
+        raise RuntimeError("boom")
+
+    needs_you.register("zz_broken", NeedsYouSource("zz_broken", broken))
+    try:
+        client.force_login(commander)
+        page = client.get(reverse("admin:needs_you")).content.decode()
+    finally:
+        needs_you.unregister("zz_broken")
+    assert "Checkout down: acknowledge" in page
+    assert "Could not read what zz_broken needs from you" in page
+
+
+def test_the_refresh_fragment_is_never_cached_and_needs_a_login(client):
+    commander = person("cora.commander", Role.INCIDENT_COMMANDER)
+    assert client.get(reverse("admin:needs_you")).status_code == 302  # to the login page
+    client.force_login(commander)
+    response = client.get(reverse("admin:needs_you"))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def _fill(n: int, commander, reviewer_items: int = 0):
+    for i in range(n):
+        IncidentFactory(title=f"Incident {i}", commander=commander)
+        ActionItemFactory(owner=commander, due_date=timezone.localdate())
+
+
+def test_the_dashboard_runs_the_same_queries_for_few_and_many_incidents_items_and_runs(client):
+    commander = superuser("cora.commander")  # every panel of every app renders for a superuser
+    client.force_login(commander)
+    url = reverse("admin:index")
+    _fill(2, commander)
+    client.get(url)  # warm: content types, sessions
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    _fill(30, commander)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(url).content.decode()
+    assert page.count("vigil-need vigil-need-incident") >= 32
+    assert len(many) == len(few), [q["sql"][:120] for q in many.captured_queries]
+
+
+def test_jump_opens_an_incident_a_change_or_a_runbook_by_reference(client):
+    from changes.models import Change
+    from runbooks.models import Runbook
+
+    client.force_login(superuser("ops.admin"))
+    incident = IncidentFactory(title="Disk full on db-1")
+    change = Change.objects.create(title="Resize db-1 volume")
+    runbook = Runbook.objects.create(slug="disk-full", title="Disk full", service=incident.service)
+    jump = reverse("admin:jump")
+    assert client.get(jump, {"q": f"inc-{incident.pk}"})["Location"] == reverse(
+        "admin:incidents_incident_change", args=[incident.pk]
+    )
+    assert client.get(jump, {"q": change.reference})["Location"] == reverse(
+        "admin:changes_change_change", args=[change.pk]
+    )
+    assert client.get(jump, {"q": "disk-full"})["Location"] == reverse(
+        "admin:runbooks_runbook_change", args=[runbook.pk]
+    )
+    listing = client.get(jump, {"q": "db-1"}).content.decode()
+    assert "Disk full on db-1" in listing and "Resize db-1 volume" in listing
+    assert "Nothing you may see matches" in client.get(jump, {"q": "no such thing"}).content.decode()
+    assert client.get(jump, {"q": "INC-99999999999999999999"}).status_code == 200  # not a 500
+
+
+def test_jump_shows_nothing_a_person_may_not_see(client):
+    IncidentFactory(title="Secret outage")
+    nobody = person("nora.norole")
+    nobody.is_staff = True
+    nobody.save()
+    client.force_login(nobody)
+    response = client.get(reverse("admin:jump"), {"q": "Secret"})
+    assert response.status_code == 200
+    assert "Secret outage" not in response.content.decode()
+
+
+@pytest.fixture
+def compliance_and_campaign(db):
+    compliance = reviewer_person("compliance", Role.COMPLIANCE_MANAGER)
+    manager = reviewer_person("maria.manager")
+    other = reviewer_person("olaf.other")
+    for name in ("carol", "dave"):
+        reviewer_person(name, role=None, manager=identity_of(manager))
+    reviewer_person("erin", role=None, manager=identity_of(other))
+    system = SystemFactory(slug="billing-db", name="Billing DB", owner=reviewer_person("owner", Role.OPS_ADMIN))
+    template = TemplateFactory(
+        name="Billing quarterly", systems=[system], fallback_reviewer=reviewer_person("fallback"), owner=compliance
+    )
+    snapshot(system, ("carol", "read"), ("dave", "read"), ("erin", "read"))
+    access_services.campaign_launch(template=template)
+    return manager, other
