@@ -1,10 +1,14 @@
 """The incident page's buttons: each calls one service; the ones that need words show a short form."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django_object_actions import action
 
+from governance.console import span
 from governance.errors import VigilError
 
 from .. import services
@@ -16,11 +20,45 @@ from .forms import NoteForm, RolesForm, SeverityForm, StatusUpdateForm
 WITH_FORM = {"methods": ("GET", "POST"), "button_type": "a"}
 
 
+UPDATE_DUE_SOON = timedelta(minutes=5)
+
+
+def next_action(incident, names: list[str], now=None) -> str | None:
+    """The one primary button: Acknowledge while declared, Post update when one is due, Resolve
+    while acknowledged or mitigated, Close once resolved — among the actions this person has."""
+    now = now or timezone.now()
+    update_due = incident.next_update_due_at is not None and incident.next_update_due_at - now <= UPDATE_DUE_SOON
+    order = {
+        IncidentStatus.DECLARED: ["acknowledge"],
+        IncidentStatus.ACKNOWLEDGED: ["post_update", "resolve"] if update_due else ["resolve", "post_update"],
+        IncidentStatus.MITIGATED: ["post_update", "resolve"] if update_due else ["resolve", "post_update"],
+        IncidentStatus.RESOLVED: ["close", "post_update"],
+    }.get(incident.status, [])
+    return next((name for name in order if name in names), None)
+
+
+def band_clocks(incident, now=None) -> list[dict]:
+    """The deadlines still running, for the live clocks of the header band."""
+    now = now or timezone.now()
+    clocks = []
+    if incident.status == IncidentStatus.DECLARED:
+        clocks.append(("ack", incident.ack_due_at))
+    if incident.is_open and incident.next_update_due_at is not None:
+        clocks.append(("update", incident.next_update_due_at))
+    result = []
+    for label, due_at in clocks:
+        left = (due_at - now).total_seconds()
+        late = left <= 0
+        text = f"{label} late by {span(left)}" if late else f"{label} due in {span(left, round_up=True)}"
+        result.append({"label": label, "due_at": due_at, "late": late, "text": text})
+    return result
+
+
 class IncidentActionsMixin:
     """Buttons for `IncidentAdmin` (django-object-actions): the next actions for the status and role."""
 
     def get_change_actions(self, request, object_id, form_url):
-        incident = Incident.objects.filter(pk=object_id).only("status").first()
+        incident = Incident.objects.filter(pk=object_id).only("status", "next_update_due_at").first()
         if incident is None:
             return []
         user = request.user
@@ -35,7 +73,17 @@ class IncidentActionsMixin:
             "change_severity": status != IncidentStatus.CLOSED and user.has_perm("incidents.command_incident"),
             "assign_roles": status != IncidentStatus.CLOSED and user.has_perm("incidents.command_incident"),
         }
-        return [name for name in self.change_actions if allowed[name]]
+        names = [name for name in self.change_actions if allowed[name]]
+        primary = next_action(incident, names)
+        return sorted(names, key=lambda name: name != primary)  # the next action first, the rest in order
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            names = [tool["name"] for tool in context.get("objectactions", [])]
+            context["primary_action"] = next_action(obj, names)
+            context["band_clocks"] = band_clocks(obj)
+            context["update_box"] = "post_update" in names
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def _require(self, request, perm: str) -> None:
         # django-object-actions' view only checks staff; the role check is ours.

@@ -107,7 +107,7 @@ def recurrence_html(incident: Incident) -> str:
 class IncidentAdmin(IncidentActionsMixin, VigilObjectActions, VigilModelAdmin):
     evidence_like = True
     # Object actions as buttons plus the panels runbooks and changes register for an incident.
-    change_form_template = "admin/vigil/change_form.html"
+    change_form_template = "incidents/admin/incident_change_form.html"
     list_display = [
         "reference_display",
         "title",

@@ -51,8 +51,35 @@
       .catch(function () { /* offline for a moment: the next turn tries again */ });
   }
 
+  /* A timeline (a table whose rows carry class "timeline-<kind>") gets a filter by kind. */
+  function timelineFilter(table) {
+    var rows = table.querySelectorAll("tbody tr");
+    var kinds = {};
+    for (var i = 0; i < rows.length; i++) {
+      var kind = (rows[i].className.match(/timeline-(\S+)/) || [])[1];
+      if (kind && !kinds[kind]) { kinds[kind] = rows[i].cells[1] ? rows[i].cells[1].textContent.trim() : kind; }
+    }
+    if (Object.keys(kinds).length < 2) { return; }
+    var select = document.createElement("select");
+    select.id = table.id + "-filter";
+    select.setAttribute("aria-label", "Show events of one kind");
+    select.add(new Option("Every kind of event", ""));
+    Object.keys(kinds).sort().forEach(function (kind) { select.add(new Option(kinds[kind], kind)); });
+    select.addEventListener("change", function () {
+      for (var j = 0; j < rows.length; j++) {
+        rows[j].hidden = select.value !== "" && !rows[j].classList.contains("timeline-" + select.value);
+      }
+    });
+    var wrapper = document.createElement("p");
+    wrapper.className = "vigil-timeline-filter";
+    wrapper.appendChild(select);
+    table.parentNode.insertBefore(wrapper, table);
+  }
+
   window.vigilConsole = { tick: tick, refresh: refresh };
   document.addEventListener("DOMContentLoaded", function () {
+    var timelines = document.querySelectorAll("table#incident-timeline");
+    for (var t = 0; t < timelines.length; t++) { timelineFilter(timelines[t]); }
     tick();
     window.setInterval(tick, EVERY_MS);
     window.setInterval(refresh, EVERY_MS);
