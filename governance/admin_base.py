@@ -3,13 +3,16 @@
 import functools
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.contrib.admin.utils import lookup_spawns_duplicates, unquote
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db import connection, models, transaction
+from django.db.models import Q, QuerySet, Value
+from django.db.models.constants import LOOKUP_SEP
+from django.db.models.functions import Cast
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.text import smart_split, unescape_string_literal
 from django_object_actions import DjangoObjectActions
 
 from .audit import audit_record, diff, jsonable, object_type_of, snapshot
@@ -75,6 +78,70 @@ def _form_value(value):
     return jsonable(value)
 
 
+def _search_lookup(model, field_name: str):
+    """`(lookup, alias or None)` for a search field: Django 5.2's `construct_search`, which is not reachable."""
+    if field_name.startswith("^"):
+        return f"{field_name.removeprefix('^')}__istartswith", None
+    if field_name.startswith("="):
+        return f"{field_name.removeprefix('=')}__iexact", None
+    if field_name.startswith("@"):
+        return f"{field_name.removeprefix('@')}__search", None
+    opts = model._meta
+    parts = field_name.split(LOOKUP_SEP)
+    prev_field = None
+    for i, part in enumerate(parts):
+        if part == "pk":
+            part = opts.pk.name
+        try:
+            field = opts.get_field(part)
+        except FieldDoesNotExist:
+            if prev_field and prev_field.get_lookup(part):
+                if part == "exact" and not isinstance(prev_field, models.CharField | models.TextField):
+                    alias = Cast(LOOKUP_SEP.join(parts[:i]), output_field=models.CharField())
+                    return f"{'_'.join(parts[:i])}_str", alias
+                return field_name, None
+        else:
+            prev_field = field
+            if hasattr(field, "path_infos"):
+                opts = field.path_infos[-1].to_opts
+    return f"{field_name}__icontains", None
+
+
+def _is_single_valued(field) -> bool:
+    """A forward foreign key or one-to-one on one column: a row reaches at most one related row."""
+    return bool(
+        field.is_relation
+        and field.concrete
+        and (field.many_to_one or field.one_to_one)
+        and len(getattr(field, "foreign_related_fields", ())) == 1
+    )
+
+
+def _single_valued_hop(model, lookup: str):
+    """`target__slug__icontains` -> (the `target` field, `slug__icontains`) when the path joins only through
+    single-valued relations; None for a local lookup, a lookup on the key itself, or a many-valued path."""
+    first, _, rest = lookup.partition(LOOKUP_SEP)
+    try:
+        field = model._meta.get_field(first)
+    except FieldDoesNotExist:
+        return None
+    if not rest or not _is_single_valued(field):
+        return None
+    opts, joins = field.related_model._meta, False
+    for part in rest.split(LOOKUP_SEP):
+        try:
+            step = opts.get_field(opts.pk.name if part == "pk" else part)
+        except FieldDoesNotExist:
+            break  # a lookup or a transform: the path ends here
+        joins = True
+        if not step.is_relation:
+            break  # a column: what follows is a lookup or a transform (a JSON key, say)
+        if not _is_single_valued(step):
+            return None
+        opts = step.related_model._meta
+    return (field, rest) if joins else None
+
+
 class VigilModelAdmin(admin.ModelAdmin):
     """House defaults. Set `evidence_like = True` on models that must never be deleted."""
 
@@ -136,6 +203,67 @@ class VigilModelAdmin(admin.ModelAdmin):
             return result
 
         return run
+
+    # --- search: a related column is searched on its own table, then matched by key -------
+    # `external_id OR target__slug` cannot use an index on PostgreSQL: no index serves an OR across a
+    # join, so the big table is scanned. Each term's related lookups run first on the related table
+    # (its trigram index) and the main query ORs the local conditions with `target_id IN (ids)`, which
+    # PostgreSQL serves with a BitmapOr of the local trigram index and the foreign key's index.
+    related_search_ids_limit = 1000  # more matches than this: that term joins, as Django does
+
+    def get_search_results(self, request, queryset, search_term):
+        """Django's search, same rows and same `may_have_duplicates`, with related lookups resolved to ids.
+
+        Only paths whose every relation is a forward foreign key or one-to-one are resolved: they
+        match at most one related row, so `fk IN (ids)` is exactly the join's condition. Paths through
+        many-valued relations, and searches without a related path, stay Django's.
+        """
+        search_fields = self.get_search_fields(request)
+        if not (search_fields and search_term):
+            return super().get_search_results(request, queryset, search_term)
+        lookups, aliases = [], {}
+        for search_field in search_fields:
+            lookup, alias = _search_lookup(queryset.model, str(search_field))
+            lookups.append(lookup)
+            if alias is not None:
+                aliases[lookup] = alias
+        local, related = [], {}
+        for lookup in lookups:
+            hop = None if lookup in aliases else _single_valued_hop(queryset.model, lookup)
+            if hop is None:
+                local.append(lookup)
+            else:
+                related.setdefault(hop[0], []).append((lookup, hop[1]))
+        if not related:
+            return super().get_search_results(request, queryset, search_term)
+
+        may_have_duplicates = any(lookup_spawns_duplicates(self.opts, lookup) for lookup in lookups)
+        if aliases:
+            queryset = queryset.alias(**aliases)
+        limit = self.related_search_ids_limit
+        term_queries = []
+        for bit in smart_split(search_term):
+            if bit.startswith(('"', "'")) and bit[0] == bit[-1]:
+                bit = unescape_string_literal(bit)
+            conditions = [(lookup, bit) for lookup in local]
+            for field, pairs in related.items():
+                # The base manager: a join sees every related row, whatever the default manager hides.
+                ids = list(
+                    field.related_model._base_manager.using(queryset.db)
+                    .filter(Q.create([(rest, bit) for _lookup, rest in pairs], connector=Q.OR))
+                    .order_by()
+                    .values_list(field.target_field.attname, flat=True)[: limit + 1]
+                )
+                if len(ids) > limit:
+                    conditions += [(lookup, bit) for lookup, _rest in pairs]
+                elif ids:
+                    conditions.append((f"{field.attname}__in", ids))
+            if not conditions:
+                # Nothing local to search and no related row matches: a false WHERE, not `.none()`,
+                # whose query cannot be compiled (the estimated count EXPLAINs it).
+                return queryset.filter(Value(False, output_field=models.BooleanField())), may_have_duplicates
+            term_queries.append(Q.create(conditions, connector=Q.OR))
+        return queryset.filter(Q.create(term_queries)), may_have_duplicates
 
     # --- panels other apps contribute to this model's change page (registries.object_panels) ---
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
