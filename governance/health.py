@@ -62,9 +62,11 @@ def run_checks(*, readiness_only: bool = False) -> list[CheckResult]:
     return results
 
 
-def run_status_sources() -> list[CheckResult]:
+def run_status_sources(*, breaches_only: bool = False) -> list[CheckResult]:
     results: list[CheckResult] = []
     for source in status_sources:
+        if breaches_only and not source.breaches:
+            continue
         try:
             results.extend(source.collect())
         except Exception as exc:

@@ -31,7 +31,7 @@ def render_breaches_panel(request) -> str:
     procedures and remediations, dead letters, coverage gaps — with the stale jobs, in one list."""
     if not request.user.is_staff:
         return ""
-    lines = [line for line in run_status_sources() if line.status != CheckStatus.OK]
+    lines = [line for line in run_status_sources(breaches_only=True) if line.status != CheckStatus.OK]
     stale = [job for job in check_jobs() if job.status != CheckStatus.OK]
     lines.sort(key=lambda line: (line.status != CheckStatus.CRITICAL, line.name))
     return render_to_string("governance/panels/breaches.html", {"lines": lines, "stale": stale}, request=request)

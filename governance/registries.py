@@ -128,10 +128,15 @@ class ScorecardDimension:
 
 @dataclass(frozen=True)
 class StatusSource:
-    """Extra lines for `ops_status`: `collect()` yields CheckResults (breaches, overdue work)."""
+    """Extra lines for `ops_status`: `collect()` yields CheckResults (breaches, overdue work).
+
+    The dashboard's "Breaches and overdue work" lists the lines that are not ok of every source
+    with `breaches=True`; a source whose lines are something else (the maturity score) says False.
+    """
 
     name: str
     collect: Callable[[], Any]
+    breaches: bool = True
 
 
 @dataclass(frozen=True)

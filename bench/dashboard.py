@@ -1,0 +1,130 @@
+"""The console's first screen against Django's bare admin index, in the same run.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/dashboard.py [--quick]
+
+Creates (and drops afterwards) the scratch database `vigil_bench_dashboard`, migrates it, loads the
+demo (`seed_demo`: every app's panels have something to show) and adds incidents — the newest 40 open,
+commanded by the person looking, so "Needs you now" has 40 lines — then measures in-process (Django's
+test client, a signed-in superuser: every panel renders):
+
+- the bare admin index: Django's own AdminSite index over the same model registry, no panels;
+- Vigil's dashboard (`/admin/`): "Needs you now", every panel, the app list.
+
+Prints the median of ROUNDS requests and the query count of each at two sizes, and the ratio
+dashboard / bare index at the large size (target < 2.0) — and whether the dashboard's query count
+stays the same from the small size to the large one.
+"""
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.admin_incidents import count_queries, drop_database, fill_to, scratch_database  # noqa: E402
+
+BENCH_DB = "vigil_bench_dashboard"
+QUICK = "--quick" in sys.argv
+SIZES = (200, 2_000) if QUICK else (1_000, 100_000)
+ROUNDS = 5 if QUICK else 25
+WARMUP = 2 if QUICK else 5
+TARGET_RATIO = 2.0
+
+# The bare index: Django's AdminSite, sharing Vigil's registry of models, under /bare/.
+urlpatterns: list = []
+
+
+def bare_site_urls():
+    """Django's AdminSite and its own index.html (Vigil's override shadows the name) over Vigil's models."""
+    from django import contrib
+    from django.contrib import admin
+    from django.template import engines
+    from django.template.response import TemplateResponse
+    from django.urls import path
+
+    from config.urls import urlpatterns as vigil_urls
+
+    original = Path(contrib.__file__).parent / "admin" / "templates" / "admin" / "index.html"
+    template = engines["django"].from_string(original.read_text())
+
+    class BareSite(admin.AdminSite):
+        def index(self, request, extra_context=None):
+            app_list = self.get_app_list(request)
+            context = {**self.each_context(request), "title": self.index_title, "app_list": app_list}
+            return TemplateResponse(request, template, context)
+
+    bare = BareSite(name="bare")
+    bare._registry = admin.site._registry
+    return [path("bare/", bare.urls), *vigil_urls]
+
+
+def median_ms(client, path: str) -> float:
+    for _ in range(WARMUP):
+        assert client.get(path).status_code == 200, path
+    samples = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        response = client.get(path)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200, (path, response.status_code)
+    return statistics.median(samples) * 1000
+
+
+def main() -> int:
+    url = scratch_database(BENCH_DB)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.test import Client
+
+    from governance.models import Service
+
+    settings.ROOT_URLCONF = __name__
+    settings.ALERT_ALLOW_PRIVATE_URLS = True
+    globals()["urlpatterns"] = bare_site_urls()
+    try:
+        call_command("migrate", verbosity=0)
+        with open(os.devnull, "w") as quiet:
+            call_command("seed_demo", stdout=quiet)
+        admin = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-password-123")
+        service_ids = list(Service.objects.values_list("pk", flat=True))
+        client = Client()
+        client.force_login(admin)
+        results = {}
+        for total in SIZES:
+            started = time.perf_counter()
+            fill_to(total, service_ids=service_ids, commander_id=admin.pk)
+            filled = time.perf_counter() - started
+            row = {
+                label: (median_ms(client, path), count_queries(client, path))
+                for label, path in (("bare admin index", "/bare/"), ("Vigil dashboard", "/admin/"))
+            }
+            needs = client.get("/admin/").content.decode().count('class="vigil-need ')
+            results[total] = row
+            print(f"{total:>8} incidents (filled in {filled:.1f} s), 'Needs you now' lines: {needs}")
+            for label, (ms, queries) in row.items():
+                print(f"    {label:<18} {ms:8.1f} ms median of {ROUNDS}, {queries:>3} queries")
+        small, large = SIZES
+        ratio = results[large]["Vigil dashboard"][0] / results[large]["bare admin index"][0]
+        same = results[small]["Vigil dashboard"][1] == results[large]["Vigil dashboard"][1]
+        verdict = "ok" if ratio < TARGET_RATIO else "ABOVE"
+        print(f"dashboard / bare index at {large} incidents: {ratio:.2f}  (target < {TARGET_RATIO}) {verdict}")
+        print(f"dashboard query count constant from {small} to {large} incidents: {'yes' if same else 'NO'}")
+        return 0 if QUICK or (ratio < TARGET_RATIO and same) else 1
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        drop_database(url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
