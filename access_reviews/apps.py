@@ -25,7 +25,14 @@ class AccessReviewsConfig(AppConfig):
 
         dashboard_panels.register(
             "access_reviews",
-            DashboardPanel("access_reviews", "Access reviews", dashboard.render_access_panel, order=30),
+            DashboardPanel(
+                "access_reviews",
+                "Access reviews",
+                dashboard.render_access_panel,
+                order=30,
+                permission="access_reviews.view_campaign",
+                shared=True,
+            ),
         )
         for name, documentation, collect, labels in dashboard.GAUGES:
             metrics.register(name, MetricFamily(name, documentation, collect, labels=labels))

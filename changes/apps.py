@@ -37,7 +37,12 @@ class ChangesConfig(AppConfig):
         dashboard_panels.register(
             "changes",
             DashboardPanel(
-                "changes", "Changes and delivery", dashboard.render_panel, order=40, permission="changes.view_change"
+                "changes",
+                "Changes and delivery",
+                dashboard.render_panel,
+                order=40,
+                permission="changes.view_change",
+                shared=True,
             ),
         )
         dashboard.register_metrics()

@@ -11,7 +11,7 @@ from governance.registries import JumpTarget, NeedsYouItem, NeedsYouSource, jump
 from .choices import ChangeStatus, ExceptionStatus
 from .models import Change, FreezeException
 
-SHOWN = 50
+SHOWN = 20
 REFERENCE = re.compile(r"^\s*CHG-?(\d{1,18})\s*$", re.IGNORECASE)
 
 

@@ -1,11 +1,14 @@
 import logging
 
+from django.conf import settings
 from django.contrib import admin
-from django.utils.html import format_html
+from django.core.cache import cache
+from django.utils.safestring import mark_safe
 
 from governance.registries import dashboard_panels
 
 logger = logging.getLogger(__name__)
+PANEL_FAILED = mark_safe('<p class="vigil-bad">This panel failed to render; see the logs.</p>')
 
 
 class VigilAdminSite(admin.AdminSite):
@@ -41,11 +44,26 @@ class VigilAdminSite(admin.AdminSite):
         for panel in sorted(dashboard_panels, key=lambda p: (p.order, p.name)):
             if panel.permission and not request.user.has_perm(panel.permission):
                 continue
-            try:
-                html = panel.render(request)
-            except Exception:  # one broken panel must not take the dashboard down
-                logger.exception("dashboard panel %s failed", panel.name)
-                html = format_html('<p class="vigil-bad">This panel failed to render; see the logs.</p>')
+            html = self._shared_html(panel) if panel.shared else None
+            if html is None:
+                try:
+                    html = panel.render(request)
+                except Exception:  # one broken panel must not take the dashboard down
+                    logger.exception("dashboard panel %s failed", panel.name)
+                    html = PANEL_FAILED
+                else:
+                    if panel.shared and settings.DASHBOARD_PANEL_CACHE_SECONDS > 0:
+                        cache.set(self._cache_key(panel), str(html), settings.DASHBOARD_PANEL_CACHE_SECONDS)
             if html:
                 panels.append({"name": panel.name, "title": panel.title, "html": html})
         return panels
+
+    @staticmethod
+    def _cache_key(panel) -> str:
+        return f"vigil:dashboard-panel:{panel.name}"
+
+    def _shared_html(self, panel):
+        if settings.DASHBOARD_PANEL_CACHE_SECONDS <= 0:
+            return None
+        html = cache.get(self._cache_key(panel))
+        return None if html is None else mark_safe(html)  # noqa: S308 (our own rendered panel)

@@ -322,6 +322,12 @@ ALERTMANAGER_SERVICE_MAP: dict[str, str] = env.dict("ALERTMANAGER_SERVICE_MAP", 
 # Webhook bodies above this are refused with 413 (never above DATA_UPLOAD_MAX_MEMORY_SIZE).
 ALERTMANAGER_MAX_BODY_BYTES = env.int("ALERTMANAGER_MAX_BODY_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
 
+# --- Console --------------------------------------------------------------------------------
+# Dashboard panels that look the same to everyone allowed to see them (aggregates, charts, health)
+# are rendered at most once per this many seconds and shared; "Needs you now" and per-person panels
+# are always fresh. 0 renders every panel on every view.
+DASHBOARD_PANEL_CACHE_SECONDS = env.int("DASHBOARD_PANEL_CACHE_SECONDS", default=30)
+
 # --- Runbooks ---------------------------------------------------------------------------
 # Whether a runbook version's author may also approve (publish) it; off: a second person must.
 RUNBOOK_SELF_APPROVAL = env.bool("RUNBOOK_SELF_APPROVAL", default=False)

@@ -28,6 +28,8 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "test-media"
 STATIC_ROOT = VAR_DIR / "test-static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Every dashboard view renders every panel: a test that changes data sees it (the caching test pins its own).
+DASHBOARD_PANEL_CACHE_SECONDS = 0
 # Per-process cache: tests must never flush a shared Redis (the broker lives there).
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 # Live-server threads must not keep connections open past a test (they block dropping the test DB).

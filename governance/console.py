@@ -19,6 +19,8 @@ from .registries import NeedsYouItem, jump_targets, needs_you
 
 logger = logging.getLogger(__name__)
 JUMP_RESULTS_PER_KIND = 10
+# The most urgent lines; a person with more than this to do at once is told how many more wait.
+NEEDS_YOU_SHOWN = 20
 
 
 def span(seconds: float, *, round_up: bool = False) -> str:
@@ -73,7 +75,8 @@ def needs_you_for(user, now: datetime | None = None) -> tuple[list[NeedLine], li
 
 def render_needs_you(request) -> str:
     lines, failed = needs_you_for(request.user)
-    return render_to_string("governance/needs_you.html", {"lines": lines, "failed": failed}, request=request)
+    context = {"lines": lines[:NEEDS_YOU_SHOWN], "more": len(lines) - NEEDS_YOU_SHOWN, "failed": failed}
+    return render_to_string("governance/needs_you.html", context, request=request)
 
 
 def needs_you_view(request, admin_site):

@@ -23,7 +23,9 @@ def render_platform_panel(request) -> str:
     )
 
 
-dashboard_panels.register("platform", DashboardPanel("platform", "Platform health", render_platform_panel, order=900))
+dashboard_panels.register(
+    "platform", DashboardPanel("platform", "Platform health", render_platform_panel, order=900, shared=True)
+)
 
 
 def render_breaches_panel(request) -> str:
@@ -38,5 +40,5 @@ def render_breaches_panel(request) -> str:
 
 
 dashboard_panels.register(
-    "breaches", DashboardPanel("breaches", "Breaches and overdue work", render_breaches_panel, order=5)
+    "breaches", DashboardPanel("breaches", "Breaches and overdue work", render_breaches_panel, order=5, shared=True)
 )

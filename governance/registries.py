@@ -56,7 +56,9 @@ class HealthCheck:
 class DashboardPanel:
     """A block on the admin index. `render(request)` returns HTML, or "" to hide the panel.
 
-    `order` sorts panels (lower first); `permission` hides it from users without it.
+    `order` sorts panels (lower first); `permission` hides it from users without it. `shared`: the
+    HTML is the same for everyone who has `permission` (no per-person content, no other permission
+    checked inside), so the dashboard may render it once per DASHBOARD_PANEL_CACHE_SECONDS for all.
     """
 
     name: str
@@ -64,6 +66,7 @@ class DashboardPanel:
     render: Callable[[Any], str]
     order: int = 100
     permission: str | None = None
+    shared: bool = False
 
 
 @dataclass(frozen=True)

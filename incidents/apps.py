@@ -46,6 +46,7 @@ class IncidentsConfig(AppConfig):
                 dashboard.render_incidents_panel,
                 order=800,
                 permission="incidents.view_incident",
+                shared=True,
             ),
         )
         for name, documentation, collect in dashboard.GAUGES:

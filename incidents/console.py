@@ -13,7 +13,7 @@ from governance.registries import JumpTarget, NeedsYouItem, NeedsYouSource, jump
 from .choices import ACTION_ITEM_OPEN_STATUSES, OPEN_STATUSES, IncidentStatus
 from .models import ActionItem, Incident
 
-SHOWN = 50
+SHOWN = 20
 REFERENCE = re.compile(r"^\s*INC-?(\d{1,18})\s*$", re.IGNORECASE)
 
 

@@ -32,7 +32,12 @@ class RunbooksConfig(AppConfig):
         dashboard_panels.register(
             "runbooks",
             DashboardPanel(
-                "runbooks", "Runbooks", panels.render_dashboard_panel, order=40, permission="runbooks.view_runbook"
+                "runbooks",
+                "Runbooks",
+                panels.render_dashboard_panel,
+                order=40,
+                permission="runbooks.view_runbook",
+                shared=True,
             ),
         )
         metrics.register(

@@ -10,7 +10,7 @@ from governance.registries import JumpTarget, NeedsYouItem, NeedsYouSource, jump
 from .choices import OPEN_EXECUTION_STATUSES, ExecutionPurpose
 from .models import Runbook, RunbookExecution
 
-SHOWN = 50
+SHOWN = 20
 
 
 def executions_needing(user, now: dt.datetime) -> list[NeedsYouItem]:

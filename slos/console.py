@@ -9,7 +9,7 @@ from governance.registries import NeedsYouItem, NeedsYouSource, needs_you
 from .choices import ExceptionStatus
 from .models import BudgetException
 
-SHOWN = 50
+SHOWN = 20
 
 
 def exceptions_needing(user, now: dt.datetime) -> list[NeedsYouItem]:

@@ -235,7 +235,9 @@ def register() -> None:
 
     dashboard_panels.register(
         "slos",
-        DashboardPanel("slos", "SLOs burning or exhausted", render_panel, order=15, permission="slos.view_slo"),
+        DashboardPanel(
+            "slos", "SLOs burning or exhausted", render_panel, order=15, permission="slos.view_slo", shared=True
+        ),
     )
     metrics.register(
         "vigil_slo_error_budget_remaining",

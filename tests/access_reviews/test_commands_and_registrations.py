@@ -107,12 +107,13 @@ def test_evidence_exporters_scorecard_gauges_and_status(org):
     assert lines["access:reviews"].status == "ok"
 
 
-def test_dashboard_panel_shows_my_pending_items_and_campaign_progress(org, client):
+def test_my_pending_items_need_me_and_the_panel_shows_campaign_progress(org, client):
     snapshot(org["system"], ("carol", "read"))
     services.campaign_launch(template=org["template"])
     client.force_login(org["alice"])
     page = client.get("/admin/").content.decode()
-    assert "access review item(s) wait for you" in page
+    assert "1 access review item to decide in Billing quarterly" in page
+    assert 'id="access-campaigns"' not in page  # a reviewer sees their items, not every campaign
     client.force_login(org["compliance"])
     page = client.get("/admin/").content.decode()
     assert 'id="access-campaigns"' in page and "0 / 1" in page

@@ -221,3 +221,24 @@ def test_schema_lists_the_gate_and_deployments(client):
         assert "post" in schema["paths"][path]
     gate = schema["paths"]["/api/v1/changes/gate/"]["post"]
     assert {"200", "400", "409"} <= set(gate["responses"])
+
+
+def test_pipeline_gate_calls_keep_the_per_key_rate_limit(pipeline, service, settings):
+    from django.core.cache import cache
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "2/min"}}
+    original = SimpleRateThrottle.THROTTLE_RATES
+    SimpleRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    body = {"service": service.slug, "environment": "production", "version": "1"}
+    try:
+        statuses = [pipeline.post(GATE, body, format="json").status_code for _ in range(3)]
+        refused = pipeline.post(GATE, body, format="json")
+    finally:
+        SimpleRateThrottle.THROTTLE_RATES = original
+    assert statuses == [200, 200, 429]
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused["Retry-After"]) > 0
+    assert GateDecision.objects.count() == 2
