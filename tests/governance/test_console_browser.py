@@ -84,7 +84,7 @@ def test_a_commander_sees_their_sev1_first_and_no_header_breaks_inside_a_word(qu
     IncidentFactory(title="Payments page blank", commander=commander)
     page.evaluate("() => window.vigilConsole.refresh()")
     page.wait_for_function("() => document.querySelector('#needs-you').innerText.includes('Payments page blank')")
-    page.screenshot(path=str(screenshot_path("needs-you.png")))
+    page.screenshot(path=str(screenshot_path("dashboard.png")))
     context.close()
 
     UserFactory(username="dana", is_staff=True, is_superuser=True)  # every panel of every app
