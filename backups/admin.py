@@ -66,6 +66,7 @@ def _minutes(seconds: float | None) -> str:
 
 @admin.register(BackupTarget)
 class BackupTargetAdmin(VigilObjectActions, VigilModelAdmin):
+    change_form_template = "admin/vigil/change_form.html"  # the next step as the primary button
     list_display = ["name", "slug", "service", "kind", "freshness", "next_drill", "automated_drills", "enabled"]
     list_filter = ["kind", "enabled", "automated_drills"]
     list_select_related = ["service"]
@@ -257,6 +258,7 @@ class SignOffForm(forms.Form):
 
 @admin.register(RestoreDrill)
 class RestoreDrillAdmin(VigilObjectActions, VigilModelAdmin):
+    change_form_template = "admin/vigil/change_form.html"  # the next step as the primary button
     evidence_like = True
     list_display = [
         "id",

@@ -60,6 +60,7 @@ class ChangeForm(forms.ModelForm):
 
 @admin.register(Change)
 class ChangeAdmin(VigilObjectActions, VigilModelAdmin):
+    change_form_template = "admin/vigil/change_form.html"  # the next step as the primary button
     evidence_like = True
     form = ChangeForm
     list_display = [

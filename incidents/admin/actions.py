@@ -80,7 +80,6 @@ class IncidentActionsMixin:
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
             names = [tool["name"] for tool in context.get("objectactions", [])]
-            context["primary_action"] = next_action(obj, names)
             context["band_clocks"] = band_clocks(obj)
             context["update_box"] = "post_update" in names
         return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)

@@ -2,6 +2,7 @@
 one-click link, the change calendar, the iCalendar feed, constant changelist queries."""
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -54,6 +55,25 @@ def test_admin_refuses_to_let_the_implementer_approve(service):
     )
     other.post(action_url(change, "approve"))
     assert Change.objects.get(pk=change.pk).status == ChangeStatus.APPROVED
+
+
+def test_the_next_step_is_the_one_primary_button_as_the_change_moves(service):
+    implementer = person("impl", Role.CHANGE_MANAGER)
+    approver = logged_in(person("approver", Role.CHANGE_MANAGER))
+    change = services.change_create(
+        title="Rotate TLS certificates", services=[service], implementer=implementer, created_by=implementer
+    )
+    page = reverse("admin:changes_change_change", args=[change.pk])
+
+    def primary(client) -> list[str]:
+        content = client.get(page).content.decode()
+        return re.findall(r'class="objectaction-item vigil-primary-action" data-tool-name="(\w+)"', content)
+
+    assert primary(logged_in(implementer)) == ["submit"]
+    services.change_submit(change=change, actor=implementer)
+    assert primary(approver) == ["approve"]
+    approver.post(action_url(change, "approve"))
+    assert primary(logged_in(implementer)) == ["start"]
 
 
 def test_admin_add_goes_through_the_service_and_is_audited(service):
