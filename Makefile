@@ -29,14 +29,14 @@ run: $(VENV)/.base-installed
 test: $(VENV)/.dev-installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# Every benchmark under bench/ in its quick mode (small sizes, figures printed, no verdict):
+# Every benchmark under bench/ in its quick mode (small sizes, figures printed, no verdict; bench/_*.py are helpers):
 # CI runs it so a bench that no longer runs fails the build. Needs DATABASE_URL (PostgreSQL) and REDIS_URL.
 bench-quick: $(VENV)/.dev-installed
-	@set -e; for bench in bench/*.py; do \
+	@set -e; began=$$(date +%s); for bench in bench/[!_]*.py; do \
 	  printf '\n== %s --quick\n' "$$bench"; start=$$(date +%s); \
 	  $(BIN)/python "$$bench" --quick; \
 	  printf '== %s: %s s\n' "$$bench" "$$(( $$(date +%s) - start ))"; \
-	done
+	done; printf '\n== every bench in quick mode: %s s\n' "$$(( $$(date +%s) - began ))"
 
 # Refresh the README's pictures in docs/screenshots/ (tests otherwise write them under var/).
 screenshots: $(VENV)/.dev-installed

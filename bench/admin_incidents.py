@@ -13,9 +13,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._scratch import drop_database, scratch_database  # noqa: E402
+
 BENCH_DB = "vigil_bench_incidents"
 QUICK = "--quick" in sys.argv  # CI: 200 and 2 000 incidents, fewer rounds, figures only
 ROUNDS = 5 if QUICK else 40
@@ -27,29 +30,6 @@ PAGES = {
     "SEV1 + declared": "?severity__exact=SEV1&status__exact=declared",
     "open": "?open=yes",
 }
-
-
-def scratch_database(name: str = BENCH_DB) -> str:
-    """Recreate the bench database `name`; returns its URL."""
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(url)
-    if not parsed.scheme.startswith("postgres"):
-        sys.exit(f"{sys.argv[0]}: DATABASE_URL must point at PostgreSQL")
-    admin_url = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
 def fill_to(total: int, *, service_ids: list[int], commander_id: int) -> None:
@@ -126,10 +106,9 @@ def time_page(client, path: str) -> float:
 
 
 def main() -> int:
-    url = scratch_database()
+    url = scratch_database(BENCH_DB)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -21,6 +21,10 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._scratch import scratch_database  # noqa: E402
+
 BENCH_DB = "vigil_bench_backup_drill"
 BARE_DB = "vigil_bench_backup_bare"
 QUICK = "--quick" in sys.argv
@@ -111,10 +115,9 @@ def main() -> int:
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     if not urlparse(base).scheme.startswith("postgres"):
         sys.exit(f"{sys.argv[0]}: DATABASE_URL must point at PostgreSQL")
-    url = recreate(base, BENCH_DB)
+    url = scratch_database(BENCH_DB)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

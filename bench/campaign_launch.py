@@ -17,36 +17,18 @@ import os
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._scratch import drop_database, scratch_database  # noqa: E402
+
 BENCH_DB = "vigil_bench_access"
 QUICK = "--quick" in sys.argv  # CI: 5 000 grants, same code paths, figures only
 IDENTITIES = 1_000 if QUICK else 20_000
 GRANTS_PER_IDENTITY = 5
 MANAGERS = 202
 TARGET_RATIO = 2.0
-
-
-def scratch_database(name: str = BENCH_DB) -> str:
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(url)
-    if not parsed.scheme.startswith("postgres"):
-        sys.exit(f"{sys.argv[0]}: DATABASE_URL must point at PostgreSQL")
-    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
 def fill(system_ids: list[int], manager_identity_ids: list[int]) -> None:
@@ -78,10 +60,9 @@ def fill(system_ids: list[int], manager_identity_ids: list[int]) -> None:
 
 
 def main() -> int:
-    url = scratch_database()
+    url = scratch_database(BENCH_DB)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

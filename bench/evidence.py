@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.admin_incidents import drop_database, scratch_database  # noqa: E402
+from bench._scratch import drop_database, scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_evidence"
 QUICK = "--quick" in sys.argv

@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.admin_incidents import count_queries, drop_database, fill_to, scratch_database  # noqa: E402
+from bench._scratch import drop_database, scratch_database  # noqa: E402
+from bench.admin_incidents import count_queries, fill_to  # noqa: E402
 
 BENCH_DB = "vigil_bench_history"
 QUICK = "--quick" in sys.argv

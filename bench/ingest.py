@@ -24,9 +24,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._scratch import drop_database, scratch_database  # noqa: E402
+
 BENCH_DB = "vigil_bench_ingest"
 ALERTS_PER_PAYLOAD = int(os.environ.get("BENCH_ALERTS_PER_PAYLOAD", "5"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
@@ -161,26 +164,6 @@ def measure(pool, port: int, path: str, token: str) -> float:
     return accepted / elapsed
 
 
-def scratch_database() -> str:
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(url)
-    if not parsed.scheme.startswith("postgres"):
-        sys.exit("bench/ingest.py: DATABASE_URL must point at PostgreSQL")
-    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return urlunparse(parsed._replace(path=f"/{BENCH_DB}"))
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(urlunparse(urlparse(url)._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -201,7 +184,7 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> 
 
 
 def main() -> int:
-    url = scratch_database()
+    url = scratch_database(BENCH_DB)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/2")
     env = {
         **os.environ,
@@ -220,7 +203,6 @@ def main() -> int:
         "VIGIL_BENCH_WSGI": "1",
     }
     os.environ.update({k: v for k, v in env.items() if k != "VIGIL_BENCH_WSGI"})
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

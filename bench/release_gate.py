@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,28 +33,8 @@ REQUESTS = 60 if QUICK else 1_500
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 TARGET_RATIO = 3.0
 
-from bench.ingest import drop_database as _drop_ingest  # noqa: E402,F401  (same helpers, own database)
+from bench._scratch import drop_database, scratch_database  # noqa: E402
 from bench.ingest import free_port, wait_for_port  # noqa: E402
-
-
-def scratch_database() -> str:
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(url)
-    if not parsed.scheme.startswith("postgres"):
-        sys.exit("bench/release_gate.py: DATABASE_URL must point at PostgreSQL")
-    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    return urlunparse(parsed._replace(path=f"/{BENCH_DB}"))
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(urlunparse(urlparse(url)._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
 
 
 def seed(services) -> None:
@@ -210,7 +189,7 @@ def timed(
 
 
 def main() -> int:
-    url = scratch_database()
+    url = scratch_database(BENCH_DB)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
     env = {
         **os.environ,

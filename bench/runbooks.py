@@ -19,9 +19,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._scratch import drop_database, scratch_database  # noqa: E402
+
 BENCH_DB = "vigil_bench_runbooks"
 QUICK = "--quick" in sys.argv
 FILES = 20 if QUICK else 300
@@ -52,27 +55,6 @@ SELECT count(*) FROM jobs WHERE state = 'stuck';
 ```
 Expected: 0 rows stuck.
 """
-
-
-def scratch_database(name: str = BENCH_DB) -> str:
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(url)
-    if not parsed.scheme.startswith("postgres"):
-        sys.exit(f"{sys.argv[0]}: DATABASE_URL must point at PostgreSQL")
-    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
 def write_files(folder: Path, *, edit: bool = False) -> None:
@@ -142,10 +124,9 @@ def page(client, path: str) -> tuple[float, int]:
 
 
 def main() -> int:
-    url = scratch_database()
+    url = scratch_database(BENCH_DB)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -24,37 +24,18 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._scratch import drop_database, scratch_database  # noqa: E402
+
 BENCH_DB = "vigil_bench_slos"
 QUICK = "--quick" in sys.argv
 SLOS = 10 if QUICK else 100
 DAYS = 2 if QUICK else 28
 ROUNDS = 3 if QUICK else 5
 TARGET_RATIO = 1.0
-
-
-def scratch_database(name: str = BENCH_DB) -> str:
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-    parsed = urlparse(url)
-    if not parsed.scheme.startswith("postgres"):
-        sys.exit(f"{sys.argv[0]}: DATABASE_URL must point at PostgreSQL")
-    admin_url = urlunparse(parsed._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return urlunparse(parsed._replace(path=f"/{name}"))
-
-
-def drop_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.path.lstrip("/")}" WITH (FORCE)')
 
 
 def fill(slo_ids: list[int], *, end: datetime, days: int) -> int:
@@ -125,10 +106,9 @@ def queries_for_one(slo_id: int, now: datetime) -> int:
 
 
 def main() -> int:
-    url = scratch_database()
+    url = scratch_database(BENCH_DB)
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
