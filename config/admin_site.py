@@ -3,8 +3,11 @@ import logging
 from django.conf import settings
 from django.contrib import admin
 from django.core.cache import cache
+from django.http import HttpResponseRedirect
 from django.utils.safestring import mark_safe
 
+from governance import mfa
+from governance.login_protection import VigilAuthenticationForm
 from governance.registries import dashboard_panels
 
 logger = logging.getLogger(__name__)
@@ -15,6 +18,39 @@ class VigilAdminSite(admin.AdminSite):
     site_header = "Vigil"
     site_title = "Vigil"
     index_title = "Dashboard"
+    # Says "locked" when django-axes has locked the account, not "wrong password".
+    login_form = VigilAuthenticationForm
+
+    def has_permission(self, request):
+        # A password alone is not enough for the roles that need a second factor (governance.mfa).
+        return super().has_permission(request) and not mfa.second_factor_pending(request)
+
+    def login(self, request, extra_context=None):
+        """Password first; then, for the roles that need it, the second factor (or its enrolment)."""
+        if request.method == "GET" and self._may_give_second_factor(request):
+            return HttpResponseRedirect(mfa.second_factor_url(request, request.GET.get("next", "")))
+        response = super().login(request, extra_context)
+        if request.method == "POST" and response.status_code == 302 and self._may_give_second_factor(request):
+            return HttpResponseRedirect(mfa.second_factor_url(request, response["Location"]))
+        return response
+
+    @staticmethod
+    def _may_give_second_factor(request) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and mfa.second_factor_pending(request)
+
+    def _second_factor_view(self, view):
+        """The second-factor pages: for a logged-in staff user, who lacks the admin's permission until done."""
+        from django.contrib.auth.views import redirect_to_login
+        from django.urls import reverse
+        from django.views.decorators.cache import never_cache
+
+        def inner(request):
+            if not (request.user.is_active and request.user.is_staff):
+                return redirect_to_login(request.get_full_path(), reverse("admin:login", current_app=self.name))
+            return view(request, self)
+
+        return never_cache(inner)
 
     def get_urls(self):
         from django.urls import path
@@ -22,6 +58,9 @@ class VigilAdminSite(admin.AdminSite):
         from governance import admin_views, console
 
         return [
+            path("mfa/", self._second_factor_view(mfa.verify_view), name="mfa"),
+            path("mfa/enrol/", self._second_factor_view(mfa.enrol_view), name="mfa_enrol"),
+            path("mfa/logout/", self._second_factor_view(mfa.logout_view), name="mfa_logout"),
             path("needs-you/", self.admin_view(lambda r: console.needs_you_view(r, self)), name="needs_you"),
             path("jump/", self.admin_view(lambda r: console.jump_view(r, self)), name="jump"),
             path("scorecard/", self.admin_view(lambda r: admin_views.scorecard_view(r, self)), name="scorecard"),

@@ -81,7 +81,11 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_object_actions",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "django_prometheus",
+    "csp",
     "governance",
     "alerting",
     "incidents",
@@ -102,9 +106,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # A session still waiting for its second factor is anonymous outside the admin (the API, /health).
+    "governance.mfa.MfaSessionMiddleware",
+    # Turns a lockout into the login page with its message; inside the others, so they see that page.
+    "axes.middleware.AxesMiddleware",
     "governance.middleware.AuditActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -146,6 +156,12 @@ else:
     # Off by default: the check costs a round trip on every request's first query.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Axes first: it refuses a locked user name before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -193,6 +209,20 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# No inline script or style anywhere: every page's code and looks come from static files. The one
+# exception, the API docs page, widens its own policy (config/urls.py), never this one.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- Celery -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -339,3 +369,26 @@ CHANGES_WATCH_MINUTES = env.int("CHANGES_WATCH_MINUTES", default=60)
 CHANGES_EMERGENCY_APPROVAL_HOURS = env.float("CHANGES_EMERGENCY_APPROVAL_HOURS", default=24.0)
 # The release gate also refuses while an open incident on the service has breached its ack deadline.
 CHANGES_GATE_ACK_BREACH = env.bool("CHANGES_GATE_ACK_BREACH", default=False)
+
+# --- Login protection: lockout (django-axes) and a second factor (django-otp) ------------------
+# AXES_FAILURE_LIMIT wrong passwords lock the user name (not the address: people share NAT) until an
+# Ops Admin unlocks it (admin: Axes › Access attempts › "Unlock"). AXES_COOLOFF_HOURS > 0 unlocks on
+# its own after that long without a failure; 0, the default, keeps the lock until someone unlocks it.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0) or None
+AXES_RESET_ON_SUCCESS = True  # failures count towards a lock only until the next good login
+AXES_VERBOSE = False  # no banner on every manage.py command
+AXES_LOCKOUT_CALLABLE = "governance.login_protection.lockout_response"
+AXES_PERMALOCK_MESSAGE = "This account is locked after too many failed logins; an Ops Admin can unlock it."
+# axes.W006 asks for the client address among the lockout parameters: it fears a lock on user agent or
+# cookie alone, which rotating them escapes. A user name cannot be rotated, and locking addresses
+# would lock out everybody behind one NAT.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+# Admin logins of these groups (and of superusers) need a TOTP code when debug is off; a member without
+# a device enrols by QR code at the next login. Empty values are ignored ("" turns the groups off).
+_mfa_groups = env.list("MFA_REQUIRED_GROUPS", default=["Ops Admin", "Compliance Manager"])
+MFA_REQUIRED_GROUPS = [name.strip() for name in _mfa_groups if name.strip()]
+MFA_REQUIRE_SUPERUSERS = env.bool("MFA_REQUIRE_SUPERUSERS", default=True)
+OTP_TOTP_ISSUER = "Vigil"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the device admin never shows a key or its QR code

@@ -204,4 +204,13 @@ admin.site.unregister(PeriodicTask)
 
 @admin.register(PeriodicTask)
 class PeriodicTaskAdmin(VigilModelAdmin, beat_admin.PeriodicTaskAdmin):
-    pass
+    def get_actions(self, request):
+        # django-celery-beat's actions (enable, disable, toggle, run now) declare no permission:
+        # they change the schedule, so only those who may change periodic tasks see them.
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):
+            actions = {name: action for name, action in actions.items() if name == "delete_selected"}
+        return actions
+
+
+from . import admin_login  # noqa: E402, F401  (login protection's admin pages)

@@ -66,15 +66,20 @@ def incident_timeline(*, incident: Incident, limit: int | None = None) -> QueryS
 # Read from IncidentDailyStat (kept by triggers): the cost follows the days shown, not the history kept.
 
 
-def incident_metrics(*, by: str, since: datetime | None = None) -> list[dict]:
+def incident_metrics(*, by: str, since: datetime | None = None, until: datetime | None = None) -> list[dict]:
     """MTTA, MTTR (seconds) and ack-SLA compliance (0–1) grouped by severity, service or month.
 
-    `since` counts whole days (UTC) from its date: the roll-up's grain.
+    `since` and `until` (default: now) count whole days (UTC): the roll-up's grain, both ends included.
     """
     keys = {"severity": "severity", "service": "service__slug", "month": "month"}
     qs = IncidentDailyStat.objects.all()
     if since is not None:
-        qs = qs.filter(day__gte=since.astimezone(UTC).date())
+        # A closed range, not `day >= since` alone: without fresh statistics (right after a bulk load,
+        # before autovacuum analyses the roll-up) the planner takes an open range for a third of the
+        # table and scans all of it, in parallel, which costs more the longer the history. A closed range
+        # is estimated small and read through the (day, severity, service) key; with statistics, the same.
+        until = until or timezone.now()
+        qs = qs.filter(day__range=(since.astimezone(UTC).date(), until.astimezone(UTC).date()))
     if by == "month":
         qs = qs.annotate(month=TruncMonth("day"))
     rows = (

@@ -40,7 +40,7 @@ class ChannelForm(forms.ModelForm):
             for name in SECRET_FIELDS:
                 stored = getattr(self.instance, name) or ""
                 self._stored[name] = stored
-                if stored:
+                if stored and name in self.fields:  # a view-only page has no form fields
                     self.fields[name].help_text = f"Stored: {mask(stored)} — leave empty to keep it."
             self.initial["headers"] = ""  # headers may hold credentials too
 

@@ -250,7 +250,11 @@ class AlertmanagerPayloadAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Process selected payloads now", permissions=["view"])
+    def has_reprocess_permission(self, request):
+        # Processing a payload opens or joins incidents: the Ops Admin's (alert intake), never a viewer's.
+        return self.has_view_permission(request) and request.user.has_perm("alerting.change_routingrule")
+
+    @admin.action(description="Process selected payloads now", permissions=["reprocess"])
     def reprocess(self, request, queryset):
         done = 0
         for pk in queryset.filter(processed_at__isnull=True).values_list("pk", flat=True):

@@ -377,6 +377,9 @@ class RunbookAdmin(VigilObjectActions, VigilModelAdmin):
         label="Compare versions", description="Side-by-side diff of two versions", methods=("GET",), button_type="a"
     )
     def compare(self, request, obj):
+        # The versions' text is the runbook's content: only those who may read runbooks see it.
+        if not self.has_view_permission(request, obj):
+            raise PermissionDenied
         versions = list(obj.versions.order_by("number"))
         by_number = {v.number: v for v in versions}
 

@@ -164,3 +164,31 @@ def test_without_the_audit_permission_the_history_stays_django_s(client):
     response = client.get(f"/admin/incidents/incident/{incident.pk}/history/")
     assert response.status_code == 200
     assert Incident.objects.filter(pk=incident.pk).exists()
+
+
+@pytest.mark.postgres
+def test_trigram_indexes_keep_no_pending_list(postgres_only):
+    """fastupdate off: a search reads the index, never a pending list that grows until the next VACUUM."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+            "WHERE am.amname = 'gin' AND c.relname LIKE '%%\\_trgm' "
+            "AND NOT COALESCE('fastupdate=off' = ANY(c.reloptions), false)"
+        )
+        assert cursor.fetchall() == []
+        cursor.execute("SELECT COUNT(*) FROM pg_class WHERE relname = 'incident_title_trgm'")
+        assert cursor.fetchone() == (1,)
+
+
+def test_incident_metrics_read_a_closed_range_of_days():
+    """`day BETWEEN since AND today`: estimated small and read through the roll-up's key even before the
+    planner has statistics, where an open `day >= since` is taken for a third of the table."""
+    import datetime as dt
+
+    from incidents.selectors import incident_metrics
+
+    since = dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=90)
+    with CaptureQueriesContext(connection) as ctx:
+        incident_metrics(by="severity", since=since)
+    (query,) = ctx.captured_queries
+    assert "BETWEEN" in query["sql"]
