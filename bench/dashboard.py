@@ -4,8 +4,8 @@
 
 Creates (and drops afterwards) the scratch database `vigil_bench_dashboard`, migrates it, loads the
 demo (`seed_demo`: every app's panels have something to show) and adds incidents — the newest 40 open,
-commanded by the person looking, so "Needs you now" has 40 lines — then measures in-process (Django's
-test client, a signed-in superuser: every panel renders):
+commanded by an incident commander, so "Needs you now" has its 20 most urgent lines — then measures
+in-process (Django's test client), signed in as that commander and as a superuser (every panel renders):
 
 - the bare admin index: Django's own AdminSite index over the same model registry, no panels;
 - Vigil's dashboard (`/admin/`): "Needs you now", every panel, the app list — as deployed (panels that
@@ -85,10 +85,12 @@ def main() -> int:
     django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
     from django.core.cache import cache
     from django.core.management import call_command
     from django.test import Client
 
+    from governance.choices import Role
     from governance.models import Service
 
     settings.ROOT_URLCONF = __name__
@@ -99,33 +101,45 @@ def main() -> int:
         with open(os.devnull, "w") as quiet:
             call_command("seed_demo", stdout=quiet)
         admin = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench-password-123")
+        # The person of the issue: an incident commander, on the incidents the fill keeps open.
+        commander = get_user_model().objects.create_user("bench.commander", "commander@example.com", is_staff=True)
+        commander.groups.add(Group.objects.get(name=str(Role.INCIDENT_COMMANDER)))
         service_ids = list(Service.objects.values_list("pk", flat=True))
-        client = Client()
-        client.force_login(admin)
-        results = {}
+        people = {"superuser (every panel)": Client(), "incident commander": Client()}
+        people["superuser (every panel)"].force_login(admin)
+        people["incident commander"].force_login(commander)
+        results: dict[int, dict[str, tuple[float, int]]] = {}
         for total in SIZES:
             started = time.perf_counter()
-            fill_to(total, service_ids=service_ids, commander_id=admin.pk)
+            fill_to(total, service_ids=service_ids, commander_id=commander.pk)
             filled = time.perf_counter() - started
-            row = {"bare admin index": (median_ms(client, "/bare/"), count_queries(client, "/bare/"))}
-            # Production default: shared panels rendered once per DASHBOARD_PANEL_CACHE_SECONDS; and every
-            # panel fresh (what the first view after the cache expires costs).
-            for label, seconds in (("Vigil dashboard", 30), ("  every panel fresh", 0)):
-                settings.DASHBOARD_PANEL_CACHE_SECONDS = seconds
-                cache.clear()
-                row[label] = (median_ms(client, "/admin/"), count_queries(client, "/admin/"))
-            needs = client.get("/admin/").content.decode().count('class="vigil-need ')
+            row = {}
+            print(f"{total:>8} incidents (filled in {filled:.1f} s)")
+            for who, client in people.items():
+                row[f"{who}: bare admin index"] = (median_ms(client, "/bare/"), count_queries(client, "/bare/"))
+                # Production default: shared panels rendered once per DASHBOARD_PANEL_CACHE_SECONDS; and
+                # every panel fresh (what the first view after the cache expires costs).
+                for label, seconds in (("dashboard", 30), ("dashboard, every panel fresh", 0)):
+                    settings.DASHBOARD_PANEL_CACHE_SECONDS = seconds
+                    cache.clear()
+                    row[f"{who}: {label}"] = (median_ms(client, "/admin/"), count_queries(client, "/admin/"))
+                needs = client.get("/admin/").content.decode().count('class="vigil-need ')
+                print(f"  {who}: 'Needs you now' lines: {needs}")
             results[total] = row
-            print(f"{total:>8} incidents (filled in {filled:.1f} s), 'Needs you now' lines: {needs}")
             for label, (ms, queries) in row.items():
-                print(f"    {label:<20} {ms:8.1f} ms median of {ROUNDS}, {queries:>3} queries")
+                print(f"    {label:<55} {ms:8.1f} ms median of {ROUNDS}, {queries:>3} queries")
         small, large = SIZES
-        ratio = results[large]["Vigil dashboard"][0] / results[large]["bare admin index"][0]
+        verdicts = []
+        for who in people:
+            ratio = results[large][f"{who}: dashboard"][0] / results[large][f"{who}: bare admin index"][0]
+            verdicts.append(ratio < TARGET_RATIO)
+            verdict = "ok" if ratio < TARGET_RATIO else "ABOVE"
+            print(
+                f"{who}: dashboard / bare index at {large} incidents: {ratio:.2f}  (target < {TARGET_RATIO}) {verdict}"
+            )
         same = all(results[small][label][1] == results[large][label][1] for label in results[small])
-        verdict = "ok" if ratio < TARGET_RATIO else "ABOVE"
-        print(f"dashboard / bare index at {large} incidents: {ratio:.2f}  (target < {TARGET_RATIO}) {verdict}")
         print(f"dashboard query counts constant from {small} to {large} incidents: {'yes' if same else 'NO'}")
-        return 0 if QUICK or (ratio < TARGET_RATIO and same) else 1
+        return 0 if QUICK or (all(verdicts) and same) else 1
     finally:
         from django.db import connections
 

@@ -1,11 +1,11 @@
 from csp.decorators import csp_update
 from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from governance.api import errors as api_errors
+from governance.media import protected_media
 
 # Each app owns its paths under /api/v1/ (incidents/, alerts/, backups/, access/, ...).
 api_v1 = [
@@ -31,8 +31,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded evidence, for people who may view its record (never a public folder, debug or not).
+urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media"))
 
 
 def handler404(request, exception=None):

@@ -152,6 +152,9 @@ OTHER_VIEWS: dict[str, list[Request]] = {
     # A key with health:read, a staff session, or anyone when METRICS_PUBLIC.
     "metrics": [Request(STAFF)],
     "audit-public-key": [Request(PUBLIC)],
+    # Uploaded evidence: staff with the holding record's view permission (tests/governance/test_media.py);
+    # a name no record holds is a 404 after the login check.
+    "media": [Request(STAFF, args={"path": "incidents/evidence/0/none.txt"}, allowed_status=(404,))],
     # The schema and its docs describe the API, they hold no data.
     "api-schema": [Request(PUBLIC)],
     "api-docs": [Request(PUBLIC)],
