@@ -329,6 +329,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes tells every login at INFO; failures, locks and unlocks are audit events already.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # --- Alerting (notification outbox) ---------------------------------------------------
