@@ -35,6 +35,9 @@ class IncidentsConfig(AppConfig):
                 dashboard.render_open_incidents_panel,
                 order=10,
                 permission="incidents.view_incident",
+                # The same list for everyone who sees incidents; its clocks run in the browser, and what
+                # concerns the person looking is in "Needs you now", which is always fresh.
+                shared=True,
             ),
         )
         # Charts last: the dashboard answers "what is late" before "how did we do".
