@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from governance.choices import CheckStatus
 from governance.console import span
+from governance.metrics import once_per_scrape
 from incidents.charts import bar_chart
 
 from .choices import ChangeKind, ChangeStatus
@@ -99,7 +100,10 @@ def render_panel(request) -> str:
 def _per_service(field):
     def collect():
         now = timezone.now()
-        for row in delivery_metrics(by="service", since=now - PERIOD, until=now):
+        rows = once_per_scrape(
+            "changes:delivery_by_service", lambda: delivery_metrics(by="service", since=now - PERIOD, until=now)
+        )
+        for row in rows:
             if row[field] is not None:
                 yield {"service": row["key"]}, row[field]
 

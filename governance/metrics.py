@@ -1,6 +1,9 @@
 """Prometheus exposition: request metrics (django-prometheus) plus the registered domain gauges."""
 
 import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -9,12 +12,34 @@ from .choices import CheckStatus
 from .registries import MetricFamily, metrics
 
 logger = logging.getLogger(__name__)
+_scrape_memo: ContextVar[dict | None] = ContextVar("vigil_scrape_memo", default=None)
+
+
+def once_per_scrape(key: Any, compute: Callable[[], Any]) -> Any:
+    """`compute()` once per /metrics scrape for every gauge that asks with the same `key`.
+
+    Several gauges are columns of one query (MTTA, MTTR and ack-SLA compliance per severity): the
+    first asks the database, the others read its answer. Outside a scrape it simply computes.
+    """
+    memo = _scrape_memo.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
 
 
 class DomainCollector:
     """Collects every registered MetricFamily at scrape time, straight from the database."""
 
     def collect(self):
+        token = _scrape_memo.set({})
+        try:
+            yield from self._families()
+        finally:
+            _scrape_memo.reset(token)
+
+    def _families(self):
         for family in metrics:
             gauge = GaugeMetricFamily(family.name, family.documentation, labels=list(family.labels))
             try:

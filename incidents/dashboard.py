@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from governance.choices import CheckStatus, Severity
 from governance.console import span
+from governance.metrics import once_per_scrape
 
 from .charts import bar_chart
 from .choices import OPEN_STATUSES, IncidentStatus
@@ -161,7 +162,8 @@ def ack_breaches_samples():
 def _period_metric(field: str):
     def collect():
         since = timezone.now() - PERIOD
-        for row in incident_metrics(by="severity", since=since):
+        rows = once_per_scrape("incidents:metrics_by_severity", lambda: incident_metrics(by="severity", since=since))
+        for row in rows:
             if row[field] is not None:
                 yield {"severity": row["key"]}, row[field]
 

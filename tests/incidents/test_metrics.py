@@ -171,3 +171,25 @@ def test_metrics_read_a_bounded_number_of_rows_however_long_the_history(commande
         with time_machine.travel(dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=365 * years_ago)):
             IncidentFactory.create_batch(3, service=service, commander=commander)
     assert queries() == small
+
+
+def test_gauges_that_share_a_query_ask_the_database_once_per_scrape(db):
+    """MTTA, MTTR and ack-SLA compliance are columns of one roll-up query (so are the four delivery gauges):
+    one scrape runs each once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from governance.metrics import DomainCollector
+
+    def rollup_queries(run) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            run()
+        return sum('FROM "incidents_incidentdailystat"' in q["sql"] for q in captured.captured_queries)
+
+    from governance.registries import metrics
+
+    gauges = ["vigil_incident_mtta_seconds", "vigil_incident_mttr_seconds", "vigil_incident_ack_sla_compliance_ratio"]
+    assert rollup_queries(lambda: [list(metrics.get(name).collect()) for name in gauges]) == 3
+    every_gauge_alone = rollup_queries(lambda: [list(family.collect()) for family in metrics])
+    # In a scrape, incidents' three gauges share one query and changes' four delivery gauges another.
+    assert rollup_queries(lambda: list(DomainCollector().collect())) == every_gauge_alone - 2 - 3
