@@ -300,9 +300,6 @@ class ReadOnlyAdmin(VigilModelAdmin):
         return False
 
 
-__all__ = ["EstimatedCountPaginator", "ReadOnlyAdmin", "VigilModelAdmin", "object_panels_for", "object_type_of"]
-
-
 class VigilObjectActions(DjangoObjectActions):
     """Object actions (the buttons of a change page) whose URL obeys the action's permission.
 
@@ -313,16 +310,13 @@ class VigilObjectActions(DjangoObjectActions):
     which refuses with a message that says why.
     """
 
+    def _permits(self, tool: str, request, object_id) -> bool:
+        check = getattr(self, f"has_{tool}_permission", None)
+        return check is None or check(request, self.get_object(request, object_id))
+
     def get_change_actions(self, request, object_id, form_url):
         actions = super().get_change_actions(request, object_id, form_url)
-        obj = None
-        if any(hasattr(self, f"has_{name}_permission") for name in actions):
-            obj = self.get_object(request, object_id)
-        return [
-            name
-            for name in actions
-            if getattr(self, f"has_{name}_permission", lambda request, obj=None: True)(request, obj)
-        ]
+        return [name for name in actions if self._permits(name, request, object_id)]
 
     def get_urls(self):
         urls = super().get_urls()
@@ -335,9 +329,18 @@ class VigilObjectActions(DjangoObjectActions):
     def _guarded(self, view):
         @functools.wraps(view)
         def guarded(request, pk, tool, **kwargs):
-            has_permission = getattr(self, f"has_{tool}_permission", None)
-            if has_permission and not has_permission(request, self.get_object(request, unquote(pk))):
+            if not self._permits(tool, request, unquote(pk)):
                 raise PermissionDenied
             return view(request, pk=pk, tool=tool, **kwargs)
 
         return guarded
+
+
+__all__ = [
+    "EstimatedCountPaginator",
+    "ReadOnlyAdmin",
+    "VigilModelAdmin",
+    "VigilObjectActions",
+    "object_panels_for",
+    "object_type_of",
+]

@@ -50,13 +50,22 @@ class NeedLine:
     clock: str
 
 
+def due_clock(label: str, due_at: datetime, now: datetime) -> tuple[str, bool]:
+    """("ack due in 3 min", False) or ("ack late by 12 min", True): what a live clock says at `now`.
+
+    static/vigil/live.js writes the same text in the browser from the element's datetime and label.
+    """
+    left = (due_at - now).total_seconds()
+    if left > 0:
+        return f"{label} due in {span(left, round_up=True)}", False
+    return f"{label} late by {span(left)}", True
+
+
 def _line(item: NeedsYouItem, now: datetime) -> NeedLine:
     if item.due_at is None:
         return NeedLine(item, False, "")
-    left = (item.due_at - now).total_seconds()
-    if left > 0:
-        return NeedLine(item, False, f"{item.due_label} due in {span(left, round_up=True)}")
-    return NeedLine(item, True, f"{item.due_label} late by {span(left)}")
+    clock, late = due_clock(item.due_label, item.due_at, now)
+    return NeedLine(item, late, clock)
 
 
 def needs_you_for(user, now: datetime | None = None) -> tuple[list[NeedLine], list[str]]:

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance.choices import CheckStatus, Severity
-from governance.console import span
+from governance.console import due_clock, span
 from governance.metrics import once_per_scrape
 
 from .charts import bar_chart
@@ -75,11 +75,7 @@ def render_open_incidents_panel(request) -> str:
     rows = []
     for incident in incidents:
         due_at, label = _deadline(incident)
-        late = due_at is not None and due_at <= now
-        clock = ""
-        if due_at is not None:
-            left = (due_at - now).total_seconds()
-            clock = f"{label} late by {span(left)}" if late else f"{label} due in {span(left, round_up=True)}"
+        clock, late = due_clock(label, due_at, now) if due_at is not None else ("", False)
         rows.append({"incident": incident, "due_at": due_at, "label": label, "late": late, "clock": clock})
     context = {
         "open": [

@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django_object_actions import action
 
-from governance.console import span
+from governance.console import due_clock
 from governance.errors import VigilError
 
 from .. import services
@@ -47,9 +47,7 @@ def band_clocks(incident, now=None) -> list[dict]:
         clocks.append(("update", incident.next_update_due_at))
     result = []
     for label, due_at in clocks:
-        left = (due_at - now).total_seconds()
-        late = left <= 0
-        text = f"{label} late by {span(left)}" if late else f"{label} due in {span(left, round_up=True)}"
+        text, late = due_clock(label, due_at, now)
         result.append({"label": label, "due_at": due_at, "late": late, "text": text})
     return result
 
