@@ -1,12 +1,15 @@
 """Registrations in the kernel registries: dashboard panel, gauges, ops_status lines, the "backup
 verification" scorecard dimension, the release gate's rpo_breach check, evidence and demo data."""
 
+from datetime import UTC, datetime
+
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from governance.choices import CheckStatus
 from governance.registries import (
+    GATE_SERVICE_ID,
     DashboardPanel,
     EvidenceExporter,
     GateCheck,
@@ -134,26 +137,54 @@ def backup_verification_score() -> dict:
 # --- release gate --------------------------------------------------------------------------
 
 
-def rpo_gate_check(service, environment, version, now) -> list[GateReason]:
+def rpo_gate_facts(at) -> tuple[str, list]:
+    """The gate's read: open RPO breaches of the asked service's enabled targets (GateCheck.facts)."""
+    from .models import BackupTarget, RpoBreach
+
+    sql = (
+        "SELECT t.slug AS target, t.name, t.rpo_minutes, t.last_success_at, b.detected_at "
+        f"FROM {RpoBreach._meta.db_table} b JOIN {BackupTarget._meta.db_table} t ON t.id = b.target_id "
+        f"WHERE b.cleared_at IS NULL AND t.enabled AND t.service_id = {GATE_SERVICE_ID} "
+        "ORDER BY b.detected_at, b.id"
+    )
+    return sql, []
+
+
+def rpo_gate_check(service, environment, version, now, rows=None) -> list[GateReason]:
     """Refuse a release of a service whose backups are past their RPO: no safe way back if it goes wrong."""
-    slug = getattr(service, "slug", service)
+    if rows is None:
+        rows = [
+            {
+                "target": breach.target.slug,
+                "name": breach.target.name,
+                "rpo_minutes": breach.target.rpo_minutes,
+                "last_success_at": breach.target.last_success_at,
+                "detected_at": breach.detected_at,
+            }
+            for breach in open_breaches().filter(target__service=service, target__enabled=True)
+        ]
     reasons = []
-    for breach in open_breaches().filter(target__service__slug=slug, target__enabled=True):
-        target = breach.target
+    for row in rows:
+        detected_at, last_success_at = _datetime(row["detected_at"]), _datetime(row["last_success_at"])
         reasons.append(
             GateReason(
                 "rpo_breach",
-                f"Backups of {target.name} are past their RPO of {target.rpo_minutes} min "
-                f"(since {breach.detected_at:%Y-%m-%d %H:%M} UTC).",
+                f"Backups of {row['name']} are past their RPO of {row['rpo_minutes']} min "
+                f"(since {detected_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC).",
                 {
-                    "target": target.slug,
-                    "rpo_minutes": target.rpo_minutes,
-                    "last_success_at": target.last_success_at.isoformat() if target.last_success_at else None,
-                    "breached_since": breach.detected_at.isoformat(),
+                    "target": row["target"],
+                    "rpo_minutes": row["rpo_minutes"],
+                    "last_success_at": last_success_at.isoformat() if last_success_at else None,
+                    "breached_since": detected_at.isoformat(),
                 },
             )
         )
     return reasons
+
+
+def _datetime(value):
+    """A timestamp from the ORM, or as the gate's JSON rows give it (ISO 8601)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 # --- evidence ------------------------------------------------------------------------------
@@ -299,7 +330,7 @@ status_sources.register("backups", StatusSource("backups", status_lines))
 scorecard_dimensions.register(
     "backups", ScorecardDimension("backups", "Backup verification", backup_verification_score)
 )
-gate_checks.register("rpo_breach", GateCheck("rpo_breach", rpo_gate_check))
+gate_checks.register("rpo_breach", GateCheck("rpo_breach", rpo_gate_check, facts=rpo_gate_facts))
 evidence_exporters.register("backup_runs", EvidenceExporter("backup_runs", export_runs, controls=RUN_CONTROLS))
 evidence_exporters.register(
     "backup_restore_drills", EvidenceExporter("backup_restore_drills", export_drills, controls=DRILL_CONTROLS)

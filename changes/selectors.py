@@ -1,13 +1,15 @@
 """Non-trivial reads of the changes app."""
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from django.db import connection, models
 from django.db.models import Prefetch, Q, QuerySet
 
+from governance.db_prepared import fetch_prepared
 from governance.models import Service
+from governance.registries import GATE_SERVICE_ID
 from incidents.choices import OPEN_STATUSES
 
 from .choices import TERMINAL_STATUSES, ChangeKind, ExceptionStatus, FreezeRecurrence
@@ -28,15 +30,21 @@ def freeze_windows_for(*, service: Service | None = None, at: datetime | None = 
     return qs.order_by("name", "pk")
 
 
-def _freeze_sql(*, service: Service, at: datetime) -> tuple[str, list]:
+def _service_ref(service: Service | str) -> tuple[str, list]:
+    """The service in the gate's SQL: a parameter for a Service, or GATE_SERVICE_ID inside the gate's query."""
+    return (service, []) if isinstance(service, str) else ("%s", [service.pk])
+
+
+def _freeze_sql(*, service: Service | str, at: datetime) -> tuple[str, list]:
     window = FreezeWindow._meta.db_table
     through = FreezeWindow.services.through._meta.db_table
+    service_sql, service_params = _service_ref(service)
     sql = (
         f"SELECT w.* FROM {window} w WHERE w.active AND (w.recurrence <> %s OR w.ends_at > %s) "
         f"AND (w.all_services OR EXISTS (SELECT 1 FROM {through} s WHERE s.freezewindow_id = w.id "
-        "AND s.service_id = %s)) ORDER BY w.name, w.id"
+        f"AND s.service_id = {service_sql})) ORDER BY w.name, w.id"
     )
-    return sql, [FreezeRecurrence.ONCE.value, at, service.pk]
+    return sql, [FreezeRecurrence.ONCE.value, at, *service_params]
 
 
 def _freeze_candidates(*, service: Service, at: datetime):
@@ -94,16 +102,17 @@ def freeze_conflicts(*, change: Change) -> list[tuple[FreezeWindow, datetime, da
     return conflicts
 
 
-def _change_sql(*, service: Service, version: str) -> tuple[str, list]:
+def _change_sql(*, service: Service | str, version: str) -> tuple[str, list]:
     change = Change._meta.db_table
     through = Change.services.through._meta.db_table
     terminal = ", ".join(["%s"] * len(TERMINAL_STATUSES))
+    service_sql, service_params = _service_ref(service)
     sql = (
         f"SELECT c.* FROM {change} c WHERE c.release_tag = %s AND c.kind <> %s AND c.status NOT IN ({terminal}) "
-        f"AND EXISTS (SELECT 1 FROM {through} s WHERE s.change_id = c.id AND s.service_id = %s) "
+        f"AND EXISTS (SELECT 1 FROM {through} s WHERE s.change_id = c.id AND s.service_id = {service_sql}) "
         "ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
     )
-    return sql, [version, ChangeKind.STANDARD.value, *[str(s) for s in TERMINAL_STATUSES], service.pk]
+    return sql, [version, ChangeKind.STANDARD.value, *[str(s) for s in TERMINAL_STATUSES], *service_params]
 
 
 def change_for_release(*, service: Service, version: str) -> Change | None:
@@ -112,16 +121,17 @@ def change_for_release(*, service: Service, version: str) -> Change | None:
     return found[0] if found else None
 
 
-def _incidents_sql(*, service: Service, limit: int) -> tuple[str, list]:
+def _incidents_sql(*, service: Service | str, limit: int) -> tuple[str, list]:
     from incidents.models import Incident
 
     statuses = [str(s) for s in OPEN_STATUSES]
+    service_sql, service_params = _service_ref(service)
     sql = (
         f"SELECT id, title, severity, status, service_id, declared_at FROM {Incident._meta.db_table} "
-        f"WHERE service_id = %s AND severity IN (%s, %s) AND status IN ({', '.join(['%s'] * len(statuses))}) "
-        "ORDER BY declared_at DESC, id DESC LIMIT %s"
+        f"WHERE service_id = {service_sql} AND severity IN (%s, %s) "
+        f"AND status IN ({', '.join(['%s'] * len(statuses))}) ORDER BY declared_at DESC, id DESC LIMIT %s"
     )
-    return sql, [service.pk, "SEV1", "SEV2", *statuses, limit]
+    return sql, [*service_params, "SEV1", "SEV2", *statuses, limit]
 
 
 def open_severe_incidents(*, service: Service, limit: int = 10) -> list:
@@ -133,15 +143,20 @@ def open_severe_incidents(*, service: Service, limit: int = 10) -> list:
 
 @dataclass(frozen=True)
 class GateFacts:
-    """What changes' own gate checks read, fetched together."""
+    """Everything the gate reads, fetched together: changes' own facts and each registered check's rows."""
 
-    service_id: int
+    service: Service
     version: str
     at: datetime
     windows: list
     change: Change | None
     incidents: list
     exceptions: list
+    check_rows: dict = field(default_factory=dict)  # check name → list of row dicts (PostgreSQL only)
+
+    @property
+    def service_id(self) -> int:
+        return self.service.pk
 
     def exception_for(self, *, window, service, at, change=None):
         """The in-memory twin of `approved_exception` over the prefetched approved exceptions."""
@@ -172,14 +187,29 @@ def _from_json(model, row: dict):
     return obj
 
 
-def gate_facts(*, service: Service, version: str, at: datetime, limit: int = 10) -> GateFacts:
-    """Freeze windows, the release's change and open SEV1/SEV2s in one round trip on PostgreSQL
-    (three on SQLite): the gate answers a pipeline and its latency is mostly round trips."""
+def _exceptions_sql(*, service: Service | str, at: datetime) -> tuple[str, list]:
+    service_sql, service_params = _service_ref(service)
+    sql = (
+        f"SELECT e.* FROM {FreezeException._meta.db_table} e WHERE e.status = %s AND e.valid_from <= %s "
+        f"AND e.valid_until > %s AND (e.service_id IS NULL OR e.service_id = {service_sql})"
+    )
+    return sql, [ExceptionStatus.APPROVED.value, at, at, *service_params]
+
+
+def gate_facts(*, service: Service | str, version: str, at: datetime, checks=(), limit: int = 10) -> GateFacts | None:
+    """The service (a Service, or its slug), its freeze windows, the release's change, its open SEV1/SEV2s,
+    approved exceptions and the rows every check in `checks` names (GateCheck.facts), in one round trip on
+    PostgreSQL: a pipeline waits on the gate, and its latency is mostly round trips. None when no service
+    has that slug. On SQLite changes' facts are read one by one and the other checks read for themselves."""
     from incidents.models import Incident
 
     if connection.vendor != "postgresql":
+        if isinstance(service, str):
+            service = Service.objects.filter(slug=service).first()
+            if service is None:
+                return None
         return GateFacts(
-            service.pk,
+            service,
             version,
             at,
             list(_freeze_candidates(service=service, at=at)),
@@ -191,39 +221,45 @@ def gate_facts(*, service: Service, version: str, at: datetime, limit: int = 10)
                 ).filter(Q(service__isnull=True) | Q(service=service))
             ),
         )
-    parts, params = [], []
-    for tag, (sql, args) in (
-        ("w", _freeze_sql(service=service, at=at)),
-        ("c", _change_sql(service=service, version=version)),
-        ("i", _incidents_sql(service=service, limit=limit)),
-        (
-            "e",
-            (
-                f"SELECT e.* FROM {FreezeException._meta.db_table} e WHERE e.status = %s AND e.valid_from <= %s "
-                "AND e.valid_until > %s AND (e.service_id IS NULL OR e.service_id = %s)",
-                [ExceptionStatus.APPROVED.value, at, at, service.pk],
-            ),
-        ),
-    ):
-        parts.append(f"SELECT '{tag}' AS tag, row_to_json(q)::text AS row FROM ({sql}) q")
+    by_slug = isinstance(service, str)
+    parts = [
+        ("s", "SELECT * FROM gate_service", []),
+        ("w", *_freeze_sql(service=GATE_SERVICE_ID, at=at)),
+        ("c", *_change_sql(service=GATE_SERVICE_ID, version=version)),
+        ("i", *_incidents_sql(service=GATE_SERVICE_ID, limit=limit)),
+        ("e", *_exceptions_sql(service=GATE_SERVICE_ID, at=at)),
+    ]
+    parts += [(f"x{n}", *check.facts(at)) for n, check in enumerate(checks) if check.facts is not None]
+    params: list = [service if by_slug else service.pk]
+    selects = []
+    for tag, sql, args in parts:  # tags are this function's own constants
+        selects.append(f"SELECT '{tag}' AS tag, row_to_json(q)::text AS row FROM ({sql}) q")
         params.extend(args)
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        rows = cursor.fetchall()
-    windows, changes, incidents, exceptions = [], [], [], []
-    for tag, text in rows:
-        row = json.loads(text)
-        if tag == "w":
-            windows.append(_from_json(FreezeWindow, row))
-        elif tag == "c":
-            changes.append(_from_json(Change, row))
-        elif tag == "e":
-            exceptions.append(_from_json(FreezeException, row))
-        else:
-            incidents.append(_from_json(Incident, row))
-    windows.sort(key=lambda w: (w.name, w.pk))
-    incidents.sort(key=lambda i: (i.declared_at, i.pk), reverse=True)
-    return GateFacts(service.pk, version, at, windows, changes[0] if changes else None, incidents, exceptions)
+    query = (
+        f"WITH gate_service AS MATERIALIZED (SELECT * FROM {Service._meta.db_table} "
+        f"WHERE {'slug' if by_slug else 'id'} = %s) " + " UNION ALL ".join(selects)
+    )
+    found: dict[str, list] = {}
+    for tag, text in fetch_prepared(query, params):
+        found.setdefault(tag, []).append(json.loads(text))
+    if "s" not in found:
+        return None
+    windows = sorted((_from_json(FreezeWindow, r) for r in found.get("w", [])), key=lambda w: (w.name, w.pk))
+    changes = [_from_json(Change, r) for r in found.get("c", [])]
+    incidents = sorted(
+        (_from_json(Incident, r) for r in found.get("i", [])), key=lambda i: (i.declared_at, i.pk), reverse=True
+    )
+    check_rows = {check.name: found.get(f"x{n}", []) for n, check in enumerate(checks) if check.facts is not None}
+    return GateFacts(
+        service if not by_slug else _from_json(Service, found["s"][0]),
+        version,
+        at,
+        windows,
+        changes[0] if changes else None,
+        incidents,
+        [_from_json(FreezeException, r) for r in found.get("e", [])],
+        check_rows,
+    )
 
 
 def what_changed(*, incident, before: timedelta = WHAT_CHANGED_BEFORE) -> dict:

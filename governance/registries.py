@@ -93,12 +93,24 @@ class GateReason:
     details: dict = field(default_factory=dict)
 
 
+# In a GateCheck's `facts` SQL: the id of the service the gate is asked about.
+GATE_SERVICE_ID = "(SELECT id FROM gate_service)"
+
+
 @dataclass(frozen=True)
 class GateCheck:
-    """`check(service, environment, version, now)` returns a list of GateReasons (empty = no objection)."""
+    """`check(service, environment, version, now, rows=None)` returns a list of GateReasons (empty = no objection).
+
+    A pipeline waits on the gate, and its latency is mostly round trips: a check that reads the
+    database names its read in `facts(at) -> (sql, params)`, a PostgreSQL SELECT that uses
+    GATE_SERVICE_ID for the service. The gate runs every check's read in its one round trip and passes
+    the check its rows as `rows` (dicts, values as JSON gives them); called with `rows=None` (SQLite,
+    or on its own) the check reads for itself.
+    """
 
     name: str
     check: Callable[..., list[GateReason]]
+    facts: Callable[[Any], tuple[str, list]] | None = None
 
 
 @dataclass(frozen=True)

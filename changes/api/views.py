@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,7 +18,7 @@ from .. import services
 from ..calendar import render_ical
 from ..choices import ChangeStatus
 from ..models import Change, ChangeCalendarFeed, Deployment
-from ..services.gate import gate_evaluate
+from ..services.gate import UnknownService, gate_evaluate
 from .serializers import (
     ChangeCreateSerializer,
     ChangeSummarySerializer,
@@ -110,19 +111,22 @@ class GateView(ChangesView):
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         change = _change_or_400(values["change"])
-        result = gate_evaluate(
-            service=values["service"],
-            environment=values["environment"].strip(),
-            version=values["version"].strip(),
-            change=change,
-            actor=_actor(request),
-        )
+        try:
+            result = gate_evaluate(
+                service=values["service"],
+                environment=values["environment"].strip(),
+                version=values["version"].strip(),
+                change=change,
+                actor=_actor(request),
+            )
+        except UnknownService:
+            raise ValidationError({"service": [f"Object with slug={values['service']} does not exist."]}) from None
         if result.allowed:
             return Response(
                 {
                     "allowed": True,
                     "decision": result.decision.pk,
-                    "service": values["service"].slug,
+                    "service": result.decision.service.slug,
                     "environment": result.decision.environment,
                     "version": result.decision.version,
                     "checks": [check.name for check in gate_checks],

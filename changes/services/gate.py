@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from governance.audit import current_context
+from governance.db_prepared import fetch_prepared
 from governance.models import Service
 from governance.registries import GateCheck, GateReason, gate_checks
 
@@ -91,11 +92,16 @@ def not_approved_reasons(change: Change | None) -> list[GateReason]:
     ]
 
 
-def check_not_approved(service, environment, version, now) -> list[GateReason]:
+def release_change(service, version, now) -> Change | None:
+    """The release's open normal or emergency change: from the gate's facts when asked inside the gate."""
     from ..selectors import change_for_release
 
     facts = _prefetched(service, version, now)
-    return not_approved_reasons(facts.change if facts else change_for_release(service=service, version=version))
+    return facts.change if facts else change_for_release(service=service, version=version)
+
+
+def check_not_approved(service, environment, version, now) -> list[GateReason]:
+    return not_approved_reasons(release_change(service, version, now))
 
 
 def check_open_incident(service, environment, version, now) -> list[GateReason]:
@@ -155,18 +161,19 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-DECISION_COLUMNS = (
-    "asked_at",
-    "service_id",
-    "environment",
-    "version",
-    "change_id",
-    "allowed",
-    "reasons",
-    "actor_user_id",
-    "actor_api_key_id",
-    "actor_label",
-)
+# Column → its type: a prepared statement binds parameters on the server, so each is cast.
+DECISION_COLUMNS = {
+    "asked_at": "timestamptz",
+    "service_id": "bigint",
+    "environment": "text",
+    "version": "text",
+    "change_id": "bigint",
+    "allowed": "boolean",
+    "reasons": "jsonb",
+    "actor_user_id": "bigint",
+    "actor_api_key_id": "bigint",
+    "actor_label": "text",
+}
 
 
 def _record(decision: GateDecision) -> GateDecision:
@@ -190,49 +197,60 @@ def _record(decision: GateDecision) -> GateDecision:
         decision.actor_api_key_id,
         decision.actor_label,
     ]
-    placeholders = ", ".join(["%s"] * len(values))
+    placeholders = ", ".join(f"%s::{kind}" for kind in DECISION_COLUMNS.values())
     sql = (
         "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
         f"INSERT INTO {GateDecision._meta.db_table} ({', '.join(DECISION_COLUMNS)}) "
         f"SELECT {placeholders} FROM async RETURNING id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        decision.pk = cursor.fetchone()[0]
+    ((decision.pk,),) = fetch_prepared(sql, values)
     decision._state.adding = False
     return decision
 
 
+class UnknownService(LookupError):
+    """No service has the slug the gate was asked about."""
+
+
 def gate_evaluate(
     *,
-    service: Service,
+    service: Service | str,
     environment: str,
     version: str,
     change: Change | None = None,
     actor=None,
     now: datetime | None = None,
 ) -> GateResult:
-    """Ask every registered check; a check that crashes refuses (fail closed) with `check_failed`."""
+    """Ask every registered check about `service` (a Service, or its slug: UnknownService when none has it);
+    a check that crashes refuses (fail closed) with `check_failed`. What the checks read comes in one
+    round trip (changes.selectors.gate_facts); the decision is recorded in a second."""
     from ..selectors import gate_facts
 
     now = now or timezone.now()
-    reasons: list[dict] = []
-    token = _facts.set(gate_facts(service=service, version=version, at=now))
+    checks = list(gate_checks)
+    facts = gate_facts(service=service, version=version, at=now, checks=checks)
+    if facts is None:
+        raise UnknownService(f"No service has the slug “{service}”.")
+    token = _facts.set(facts)
     try:
-        reasons = _ask_checks(service, environment, version, now, change)
+        reasons = _ask_checks(checks, facts, environment, version, now, change)
     finally:
         _facts.reset(token)
-    return _decide(service, environment, version, now, change, actor, reasons)
+    return _decide(facts.service, environment, version, now, change, actor, reasons)
 
 
-def _ask_checks(service, environment, version, now, change) -> list[dict]:
+def _ask_checks(checks, facts, environment, version, now, change) -> list[dict]:
     reasons: list[dict] = []
-    for check in gate_checks:
+    for check in checks:
         if change is not None and check.name == "not_approved":
             found = not_approved_reasons(change)
         else:
             try:
-                found = check.check(service, environment, version, now)
+                if check.facts is None:
+                    found = check.check(facts.service, environment, version, now)
+                else:
+                    rows = facts.check_rows.get(check.name)
+                    found = check.check(facts.service, environment, version, now, rows=rows)
             except Exception:  # a broken check must refuse, not crash the pipeline's call
                 logger.exception("release gate check %s failed", check.name)
                 found = [
@@ -272,4 +290,4 @@ def _decide(service, environment, version, now, change, actor, reasons) -> GateR
     return GateResult(allowed=not reasons, reasons=reasons, decision=decision, change=change)
 
 
-__all__ = ["ChangeStatus", "GateResult", "gate_evaluate", "register_gate_checks"]
+__all__ = ["ChangeStatus", "GateResult", "UnknownService", "gate_evaluate", "register_gate_checks"]

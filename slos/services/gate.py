@@ -1,34 +1,51 @@
 """The release-gate check `error_budget_exhausted`, registered in the kernel's gate_checks."""
 
-from django.db.models import Q
-
 from governance.audit import audit_record
-from governance.registries import GateCheck, GateReason, gate_checks
+from governance.registries import GATE_SERVICE_ID, GateCheck, GateReason, gate_checks
 
 from ..choices import ExceptionStatus
 from ..models import SLO, BudgetException
 
 
-def check_error_budget(service, environment, version, now) -> list[GateReason]:
-    """Refuse normal and standard deployments of a service with an exhausted budget, unless an approved
-    exception covers now; an emergency change passes and the bypass is recorded."""
+def error_budget_facts(at) -> tuple[str, list]:
+    """The gate's read: the asked service's enabled SLOs with an exhausted budget and no approved
+    exception covering `at` (GateCheck.facts)."""
+    sql = (
+        f"SELECT o.id, o.slug, o.name, o.error_budget_remaining FROM {SLO._meta.db_table} o "
+        f"WHERE o.service_id = {GATE_SERVICE_ID} AND o.enabled AND o.exhausted_since IS NOT NULL "
+        f"AND NOT EXISTS (SELECT 1 FROM {BudgetException._meta.db_table} x WHERE x.slo_id = o.id "
+        "AND x.status = %s AND x.valid_from <= %s AND x.valid_until > %s) ORDER BY o.slug"
+    )
+    return sql, [ExceptionStatus.APPROVED.value, at, at]
+
+
+def _blocking(service, now) -> list[SLO]:
     exhausted = list(SLO.objects.filter(service=service, enabled=True, exhausted_since__isnull=False).order_by("slug"))
     if not exhausted:
         return []
     excepted = set(
         BudgetException.objects.filter(
             slo__in=exhausted, status=ExceptionStatus.APPROVED, valid_from__lte=now, valid_until__gt=now
-        )
-        .filter(Q(slo__service=service))
-        .values_list("slo_id", flat=True)
+        ).values_list("slo_id", flat=True)
     )
-    blocking = [slo for slo in exhausted if slo.pk not in excepted]
+    return [slo for slo in exhausted if slo.pk not in excepted]
+
+
+def check_error_budget(service, environment, version, now, rows=None) -> list[GateReason]:
+    """Refuse normal and standard deployments of a service with an exhausted budget, unless an approved
+    exception covers now; an emergency change passes and the bypass is recorded."""
+    if rows is None:
+        blocking = _blocking(service, now)
+    else:
+        blocking = [SLO(service_id=service.pk, **row) for row in rows]
+        for slo in blocking:
+            slo._state.adding = False
     if not blocking:
         return []
     from changes.choices import ChangeKind
-    from changes.selectors import change_for_release
+    from changes.services.gate import release_change
 
-    change = change_for_release(service=service, version=version)
+    change = release_change(service, version, now)
     if change is not None and change.kind == ChangeKind.EMERGENCY:
         for slo in blocking:
             audit_record(
@@ -61,4 +78,6 @@ def _remaining(slo: SLO) -> str:
 
 
 def register_gate_checks() -> None:
-    gate_checks.register("error_budget_exhausted", GateCheck("error_budget_exhausted", check_error_budget))
+    gate_checks.register(
+        "error_budget_exhausted", GateCheck("error_budget_exhausted", check_error_budget, facts=error_budget_facts)
+    )

@@ -206,3 +206,78 @@ def test_release_gate_command_exit_codes(service, commander, capsys):
     out = capsys.readouterr().out
     assert f"open_incident: {incident.reference}" in out
     assert GateDecision.objects.filter(actor_label="command:release_gate").count() == 2
+
+
+def test_every_check_is_read_in_one_round_trip_and_the_decision_recorded_in_a_second(service, freeze):
+    """The pipeline waits on the gate: whatever refuses — freeze, open SEV1, RPO breach, exhausted budget —
+    the checks' reads come in one query (the service looked up by slug in it) and the decision is one insert."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backups.models import BackupTarget, RpoBreach
+    from slos.models import SLO
+
+    target = BackupTarget.objects.create(
+        slug="orders-db", name="Orders DB", service=service, kind="postgresql", rpo_minutes=60, rto_minutes=60
+    )
+    RpoBreach.objects.create(target=target, detected_at=FRIDAY_NOON - dt.timedelta(hours=1))
+    SLO.objects.create(
+        slug="orders-availability",
+        name="Orders availability",
+        service=service,
+        objective="99.9",
+        error_budget_remaining=-0.5,
+        exhausted_since=FRIDAY_NOON - dt.timedelta(days=1),
+    )
+    IncidentFactory(service=service, severity="SEV1")
+    with CaptureQueriesContext(connection) as captured:
+        result = gate_evaluate(service=service.slug, environment="production", version="7.0", now=FRIDAY_NOON)
+    expected = {"freeze_window", "open_incident", "rpo_breach", "error_budget_exhausted"}
+    assert set(codes(result)) == expected
+    (rpo,) = [r for r in result.reasons if r["code"] == "rpo_breach"]
+    assert rpo["target"] == "orders-db" and rpo["rpo_minutes"] == 60
+    assert rpo["breached_since"] == (FRIDAY_NOON - dt.timedelta(hours=1)).isoformat()
+    (budget,) = [r for r in result.reasons if r["code"] == "error_budget_exhausted"]
+    assert budget["slo"] == "orders-availability" and budget["error_budget_remaining"] == -0.5
+    if connection.vendor == "postgresql":
+        assert len(captured) == 2, [q["sql"][:80] for q in captured]
+    # Each check asked on its own (no prefetched rows) says the same.
+    from governance.registries import gate_checks
+
+    for name in ("rpo_breach", "error_budget_exhausted"):
+        alone = gate_checks.get(name).check(service, "production", "7.0", FRIDAY_NOON)
+        assert [r.details for r in alone] == [
+            {k: v for k, v in r.items() if k not in ("code", "message")} for r in result.reasons if r["code"] == name
+        ]
+
+
+def test_the_gate_names_an_unknown_service(db):
+    from changes.services.gate import UnknownService
+
+    with pytest.raises(UnknownService, match="no-such-service"):
+        gate_evaluate(service="no-such-service", environment="production", version="1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_decision_is_a_prepared_insert_that_keeps_every_field(settings):
+    """What a pipeline's call does (autocommit): the read and the insert run as prepared statements."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.DATABASE_PREPARED_STATEMENTS = True
+    service = ServiceFactory(slug="ledger")
+    IncidentFactory(service=service, severity="SEV2")
+    for _ in range(2):  # the second call runs the statements prepared by the first
+        with CaptureQueriesContext(connection) as captured:
+            result = gate_evaluate(service="ledger", environment="production", version="9.9")
+    decision = GateDecision.objects.get(pk=result.decision.pk)
+    assert (decision.service_id, decision.environment, decision.version, decision.allowed) == (
+        service.pk,
+        "production",
+        "9.9",
+        False,
+    )
+    assert decision.change_id is None and decision.actor_label == "system"
+    assert [r["code"] for r in decision.reasons] == ["open_incident"]
+    if connection.vendor == "postgresql":
+        assert [q["sql"].startswith("/* prepared */") for q in captured] == [True, True]
