@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from governance.errors import ValidationFailed
+from governance.text import UNSTORABLE_TEXT_MESSAGE, is_storable
 
 from .choices import EmploymentStatus
 
@@ -156,10 +157,13 @@ def _datetime(value, errors: RowErrors, row, column: str) -> datetime | None:
     if value in (None, ""):
         return None
     text = str(value).strip()
-    parsed = parse_datetime(text)
-    if parsed is None:
-        day = parse_date(text)
-        parsed = datetime(day.year, day.month, day.day) if day else None
+    try:  # Django's parsers raise ValueError for a well-formed impossible date (2026-02-30)
+        parsed = parse_datetime(text)
+        if parsed is None:
+            day = parse_date(text)
+            parsed = datetime(day.year, day.month, day.day) if day else None
+    except ValueError:
+        parsed = None
     if parsed is None:
         errors.add(row, column, f"{value!r} is not an ISO 8601 date or time.")
         return None
@@ -181,16 +185,26 @@ def _email(value, errors: RowErrors, row, column: str, *, required=False) -> str
     return text
 
 
+def _refuse_unstorable(record: dict, columns, errors: RowErrors, row) -> None:
+    """A CSV cell or JSON string with NUL (or a lone surrogate) is named; PostgreSQL could not store it."""
+    for column in columns:
+        value = record.get(column)
+        if isinstance(value, str) and not is_storable(value):
+            errors.add(row, column, UNSTORABLE_TEXT_MESSAGE)
+
+
 def _grant(record: dict, row, errors: RowErrors) -> GrantRow | None:
-    account = str(record.get("account") or "").strip()
-    entitlement = str(record.get("entitlement") or "").strip()
+    _refuse_unstorable(record, GRANT_COLUMNS, errors, row)
+    sent_account, sent_entitlement = str(record.get("account") or ""), str(record.get("entitlement") or "")
+    account, entitlement = sent_account.strip(), sent_entitlement.strip()
+    # The limits count what was sent, as the API schema's maxLength does, not what is left after trimming.
     if not account:
         errors.add(row, "account", "Required.")
-    elif len(account) > 200:
+    elif len(sent_account) > 200:
         errors.add(row, "account", "At most 200 characters.")
     if not entitlement:
         errors.add(row, "entitlement", "Required.")
-    elif len(entitlement) > 300:
+    elif len(sent_entitlement) > 300:
         errors.add(row, "entitlement", "At most 300 characters.")
     return GrantRow(
         account=account,
@@ -233,6 +247,25 @@ def grants_from_csv(data: bytes, *, what: str = "CSV file") -> list[GrantRow]:
     return rows
 
 
+# A JSON body carries types (a CSV cell is always text): a value of another type is refused and
+# named, never coerced with str() — `"name": 0` is a mistake in the sender, not the name "0".
+_STRING = ((str,), "Expected a string.")
+GRANT_JSON_TYPES = {
+    "account": _STRING,
+    "email": _STRING,
+    "entitlement": _STRING,
+    "privileged": ((bool,), "Expected true or false."),
+    "last_login": ((str, type(None)), "Expected an ISO 8601 time or null."),
+}
+IDENTITY_JSON_TYPES = dict.fromkeys(IDENTITY_COLUMNS, _STRING)
+
+
+def _check_json_types(record: dict, expected: dict, errors: RowErrors, row) -> None:
+    for name, (types, message) in expected.items():
+        if name in record and not isinstance(record[name], types):
+            errors.add(row, name, message)
+
+
 def grants_from_json(items, *, what: str = "snapshot") -> list[GrantRow]:
     errors = RowErrors(what)
     if not isinstance(items, list):
@@ -245,6 +278,9 @@ def grants_from_json(items, *, what: str = "snapshot") -> list[GrantRow]:
         unknown = sorted(set(record) - {"account", "email", "entitlement", "privileged", "last_login"})
         for name in unknown:
             errors.add(index, name, "Unknown field.")
+        _check_json_types(record, GRANT_JSON_TYPES, errors, index)
+        if any(key.startswith(f"row {index},") for key in errors.fields):
+            continue
         rows.append(_grant(record, index, errors))
     _check_duplicates(rows, errors)
     if errors.fields:
@@ -267,6 +303,20 @@ def identities_from_csv(data: bytes, *, what: str = "identities CSV") -> list[Id
     )
 
 
+def identities_from_json(items) -> list[IdentityRow]:
+    """The API's `identities` list: objects with string fields, then the same rules as the CSV."""
+    errors = RowErrors("identities")
+    records = []
+    for index, record in enumerate(items):
+        if not isinstance(record, dict):
+            errors.add(index, "-", "Expected an object.")
+            continue
+        _check_json_types(record, IDENTITY_JSON_TYPES, errors, index)
+        records.append((index, record))
+    errors.raise_if_any()
+    return identities_from_records(records, errors)
+
+
 def identities_from_records(records, errors: RowErrors) -> list[IdentityRow]:
     rows: list[IdentityRow] = []
     seen: dict[str, int] = {}
@@ -274,6 +324,7 @@ def identities_from_records(records, errors: RowErrors) -> list[IdentityRow]:
         if record is None:
             errors.add(number, "-", "More fields than the header has columns.")
             continue
+        _refuse_unstorable(record, IDENTITY_COLUMNS, errors, number)
         email = _email(record.get("email"), errors, number, "email", required=True)
         status = str(record.get("employment_status") or EmploymentStatus.ACTIVE).strip().lower()
         if status not in EmploymentStatus.values:

@@ -27,6 +27,7 @@ class EventType(models.TextChoices):
     AUDIT_CHAIN_BROKEN = "audit.chain_broken"
     CHANGE_SUSPECT = "change.suspect"
     CHANGE_APPROVAL_DUE = "change.approval_due"
+    SECURITY_AUTH_FAILURES = "security.auth_failures"
     SLO_BURN_RATE = "slo.burn_rate"
     SLO_BUDGET_WARNING = "slo.budget_warning"
     SLO_BUDGET_EXHAUSTED = "slo.budget_exhausted"

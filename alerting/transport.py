@@ -1,7 +1,8 @@
 """Sending one notification: HTTP with timeouts (one keep-alive session per thread) or email.
 
 Returns a SendResult; never raises for the outside world's failures. Retryable:
-network errors, timeouts, 429 and 5xx. Everything else is final.
+network errors (DNS included), timeouts, 429 and 5xx. Everything else is final.
+HTTP goes to the address that passed the private-range check (alerting.pinned_http).
 """
 
 import hashlib
@@ -16,9 +17,9 @@ import requests
 from django.conf import settings
 from django.core.mail import EmailMessage
 
-from . import payloads
+from . import payloads, pinned_http
 from .choices import ChannelKind
-from .validators import UnsafeUrl, check_url
+from .validators import UnsafeUrl
 
 logger = logging.getLogger(__name__)
 _local = threading.local()
@@ -38,7 +39,7 @@ class SendResult:
 def _session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
-        session = requests.Session()
+        session = pinned_http.new_session()
         session.headers["User-Agent"] = "Vigil-Alerting/1.0"
         _local.session = session
     return session
@@ -50,23 +51,25 @@ def signature(secret: str, body: bytes) -> str:
 
 def _retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After", "")
-    return float(value) if value.strip().isdigit() else None
+    return float(value) if value.strip().isdecimal() and value.strip().isascii() else None
 
 
 def post_json(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
-    try:
-        check_url(url)
-    except UnsafeUrl as exc:
-        return SendResult(ok=False, retryable=False, error=f"refused: {exc}")
-    timeout = settings.ALERT_DELIVERY_TIMEOUT
     started = time.monotonic()
     try:
-        response = _session().post(
-            url,
+        target = pinned_http.resolve_checked(url)
+    except UnsafeUrl as exc:
+        return SendResult(ok=False, retryable=False, error=f"refused: {exc}")
+    except pinned_http.HostNotResolved as exc:
+        return SendResult(False, True, None, f"DNS: {exc}"[:1000], int((time.monotonic() - started) * 1000))
+    timeout = settings.ALERT_DELIVERY_TIMEOUT
+    try:
+        response = pinned_http.post(
+            _session(),
+            target,
             data=body,
             headers={"Content-Type": "application/json", **headers},
             timeout=(min(timeout, 5.0), timeout),
-            allow_redirects=False,
         )
     except requests.Timeout as exc:
         return SendResult(False, True, None, f"timeout: {exc}"[:1000], int((time.monotonic() - started) * 1000))

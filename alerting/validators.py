@@ -10,11 +10,21 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from governance.choices import SecurityEventKind
+from governance.security import security_event_record
+
 from .choices import ChannelKind
 
 
 class UnsafeUrl(ValueError):
     pass
+
+
+def _refused(message: str) -> UnsafeUrl:
+    """The private-range refusal, recorded as a security event. The message names the host only, never
+    the URL: a webhook URL's path often is its credential."""
+    security_event_record(kind=SecurityEventKind.OUTBOUND_URL_REFUSED, detail=message)
+    return UnsafeUrl(message)
 
 
 def _forbidden(address: str) -> bool:
@@ -32,12 +42,13 @@ def _forbidden(address: str) -> bool:
     )
 
 
-def check_url(url: str, *, resolve: bool = True) -> None:
+def check_url(url: str, *, resolve: bool = True, resolved: list[str] | None = None) -> None:
     """Raise UnsafeUrl with a sentence for people when `url` may not be called.
 
     A name that does not resolve now passes here (`resolve` still checks it
     before each send); an address literal or a name resolving to a private
-    address is refused.
+    address is refused. `resolved`: the addresses the caller looked the name up to
+    and will connect to (alerting.pinned_http); those are checked, not a new answer.
     """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -48,21 +59,21 @@ def check_url(url: str, *, resolve: bool = True) -> None:
     if settings.ALERT_ALLOW_PRIVATE_URLS:
         return
     if host == "localhost" or host.endswith(".localhost"):
-        raise UnsafeUrl(f"{host} is a loopback address; set ALERT_ALLOW_PRIVATE_URLS to allow it.")
+        raise _refused(f"{host} is a loopback address; set ALERT_ALLOW_PRIVATE_URLS to allow it.")
     try:
         addresses = [str(ipaddress.ip_address(host))]
     except ValueError:
-        addresses = []
-        if resolve:
+        addresses = list(resolved or [])
+        if resolve and resolved is None:
             try:
                 addresses = sorted({info[4][0] for info in socket.getaddrinfo(host, parts.port or 443)})
             except (socket.gaierror, UnicodeError):
                 addresses = []
     for address in addresses:
         if _forbidden(address.split("%")[0]):
-            raise UnsafeUrl(
+            raise _refused(
                 f"{host} resolves to {address}, a private, loopback or link-local address; "
-                "set ALERT_ALLOW_PRIVATE_URLS to allow it."
+                "set ALERT_ALLOW_PRIVATE_URLS to allow it.",
             )
 
 

@@ -30,6 +30,7 @@ import json
 from dataclasses import dataclass, field
 
 from governance.errors import ValidationFailed
+from governance.text import UNSTORABLE_TEXT_MESSAGE, unstorable_text_path
 
 from .choices import RunKind, RunStatus, Tool
 
@@ -78,11 +79,20 @@ def _load(tool: str, data):
         if not text:
             raise _wrong(tool, "the input is empty")
         try:
-            return json.loads(text)
+            data = json.loads(text)
         except json.JSONDecodeError:
-            if tool == Tool.RESTIC:  # `backup --json` prints one JSON object per line
-                return _json_lines(tool, text)
-            raise _wrong(tool, "the input is not JSON") from None
+            if tool != Tool.RESTIC:
+                raise _wrong(tool, "the input is not JSON") from None
+            data = _json_lines(tool, text)  # `backup --json` prints one JSON object per line
+        except RecursionError:  # `[[[[…` thousands deep: Python's decoder gives up before the JSON ends
+            raise _wrong(tool, "the input is nested too deeply") from None
+    # Ids, labels and the raw document are stored: text PostgreSQL refuses is named here, not a 500 there.
+    path = unstorable_text_path(data)
+    if path is not None:
+        where = f"body.{path}" if path else "body"
+        raise WrongFormat(
+            f"Not storable {tool} output: {where}: {UNSTORABLE_TEXT_MESSAGE}", fields={where: [UNSTORABLE_TEXT_MESSAGE]}
+        )
     return data
 
 
@@ -93,7 +103,7 @@ def _json_lines(tool: str, text: str) -> list:
             continue
         try:
             lines.append(json.loads(line))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise _wrong(tool, f"line {number} is not JSON") from None
     return lines
 
@@ -113,9 +123,9 @@ def _iso(value, tool: str, name: str) -> dt.datetime:
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     main, sep, rest = text.partition(".")
-    if sep:
-        digits = "".join(ch for ch in rest if ch.isdigit())
-        zone = rest[len(digits) :]
+    if sep:  # the fraction is the digits up to the offset; the offset's own digits stay with it
+        zone_at = next((index for index, ch in enumerate(rest) if ch not in "0123456789"), len(rest))
+        digits, zone = rest[:zone_at], rest[zone_at:]
         text = f"{main}.{digits[:6].ljust(6, '0')}{zone}"
     try:
         parsed = dt.datetime.fromisoformat(text)
@@ -129,6 +139,11 @@ def _int(value) -> int | None:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _first_present(*values):
+    """The first value that is there: a size of 0 is a size, not a missing one."""
+    return next((value for value in values if value is not None), None)
 
 
 # --- restic -------------------------------------------------------------------------------
@@ -239,7 +254,7 @@ def parse_pgbackrest(data) -> list[RunReport]:
                     # Restorable to the end of its WAL range: consistent at the stop timestamp.
                     recovery_point_at=max(finished, started),
                     recovery_point_detail=f"WAL {wal_range}" if wal_range else "",
-                    size_bytes=_int(repository.get("delta") or repository.get("size") or info.get("size")),
+                    size_bytes=_int(_first_present(repository.get("delta"), repository.get("size"), info.get("size"))),
                     location=f"pgbackrest:{name}/{label}",
                     raw=backup,
                     error="pgBackRest marked the backup with errors (checksum or page errors)." if failed else "",

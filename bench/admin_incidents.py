@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_incidents"
@@ -149,6 +150,12 @@ def main() -> int:
             flag = "ok" if ratio <= TARGET_RATIO else "ABOVE TARGET"
             ok &= ratio <= TARGET_RATIO
             print(f"ratio {large} / {small} ({label}): {ratio:.2f}  (target ≤ {TARGET_RATIO}) {flag}")
+            figure(
+                f"changelist: page {large} / {small} incidents ({label})",
+                ratio,
+                f"≤ {TARGET_RATIO}",
+                ratio <= TARGET_RATIO,
+            )
         return 0 if ok or QUICK else 1
     finally:
         connection.close()

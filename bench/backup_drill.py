@@ -23,6 +23,7 @@ from urllib.parse import urlparse, urlunparse
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_backup_drill"
@@ -171,6 +172,8 @@ def main() -> int:
         flag = "ok" if ratio <= TARGET_RATIO else "ABOVE TARGET"
         print(f"bare pg_restore median {bare:.2f} s; automated drill measured RTO median {drilled:.2f} s")
         print(f"ratio drill / bare pg_restore: {ratio:.2f}  (target ≤ {TARGET_RATIO}) {flag}")
+        figure("drill: measured RTO (median)", drilled, None, None, unit="s")
+        figure("drill: ratio drill RTO / bare pg_restore", ratio, f"≤ {TARGET_RATIO}", ratio <= TARGET_RATIO)
         return 0 if ratio <= TARGET_RATIO or QUICK else 1
     finally:
         connection.close()

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_access"
@@ -154,6 +155,8 @@ def main() -> int:
         print(f"bare bulk_create of the same {len(rows)} rows: {bare:.2f} s")
         flag = "ok" if ratio <= TARGET_RATIO else "ABOVE TARGET"
         print(f"ratio launch / bare: {ratio:.2f}  (target ≤ {TARGET_RATIO}) {flag}")
+        figure(f"campaign launch: {total} grants", total / launch, None, None, unit="items/s")
+        figure("campaign launch: ratio launch / bare bulk_create", ratio, f"≤ {TARGET_RATIO}", ratio <= TARGET_RATIO)
         ReviewItem.objects.filter(campaign=bare_campaign).delete()
         bare_campaign.delete()
 
@@ -176,6 +179,12 @@ def main() -> int:
             print(f"reviewer changelist with {items} pending items: {len(ctx.captured_queries)} queries")
         same = len(set(queries.values())) == 1
         print(f"query count constant: {'yes' if same else 'NO'}")
+        figure(
+            f"campaign launch: reviewer changelist queries at {' and '.join(map(str, sorted(queries)))} items",
+            " → ".join(str(queries[n]) for n in sorted(queries)),
+            "constant",
+            same,
+        )
         return 0 if QUICK or (ratio <= TARGET_RATIO and same) else 1
     finally:
         connection.close()

@@ -26,6 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 from bench.admin_incidents import count_queries, fill_to  # noqa: E402
 
@@ -137,8 +138,10 @@ def main() -> int:
             print(
                 f"{who}: dashboard / bare index at {large} incidents: {ratio:.2f}  (target < {TARGET_RATIO}) {verdict}"
             )
+            figure(f"dashboard / bare admin index, {who}", ratio, f"< {TARGET_RATIO}", ratio < TARGET_RATIO)
         same = all(results[small][label][1] == results[large][label][1] for label in results[small])
         print(f"dashboard query counts constant from {small} to {large} incidents: {'yes' if same else 'NO'}")
+        figure(f"dashboard: query counts {small} → {large} incidents", "constant" if same else "grew", "constant", same)
         return 0 if QUICK or (all(verdicts) and same) else 1
     finally:
         from django.db import connections

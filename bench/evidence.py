@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_evidence"
@@ -103,6 +104,8 @@ def main() -> int:
             )
         ratio = exports[LARGE][1] / exports[SMALL][1]
         print(f"peak memory {LARGE} / {SMALL}: {ratio:.2f}  (target ≤ 1.2) {'ok' if ratio <= 1.2 else 'ABOVE'}")
+        figure(f"evidence: export of {LARGE} events", exports[LARGE][2] / exports[LARGE][0], None, None, unit="rows/s")
+        figure(f"evidence: export peak memory {LARGE} / {SMALL} events", ratio, "≤ 1.2", ratio <= 1.2)
 
         # verify against bare hashing of the same canonical bytes
         started = time.perf_counter()
@@ -140,6 +143,7 @@ def main() -> int:
             f"verify / bare SHA-256: {verify_ratio:.3f} (target ≥ 0.33) {'ok' if verify_ratio >= 1 / 3 else 'BELOW'}; "
             f"verify / read+canonicalise+hash: {(read_and_canonical + bare) / verify_seconds:.2f}"
         )
+        figure("evidence: audit_verify / bare SHA-256", verify_ratio, "≥ 0.33", verify_ratio >= 1 / 3)
         return 0
     finally:
         connection.close()

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 from bench.admin_incidents import count_queries, fill_to  # noqa: E402
 
@@ -156,6 +157,12 @@ def main() -> int:
             print(
                 f"{label:<28} ratio {large}/{small}: {ratio:5.2f} (target ≤ {TARGET_RATIO}), "
                 f"queries {results[small][label][1]} → {results[large][label][1]}  {'ok' if good else 'ABOVE TARGET'}"
+            )
+            figure(
+                f"history scale: {label}, {large} / {small} incidents",
+                f"{ratio:.2f}, queries {results[small][label][1]} → {results[large][label][1]}",
+                f"≤ {TARGET_RATIO}, same queries",
+                good,
             )
         return 0 if ok or QUICK else 1
     finally:

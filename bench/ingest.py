@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_ingest"
@@ -265,6 +266,8 @@ def main() -> int:
             f"ratio ingest / bare : {ratio:.2f}  (target ≥ {TARGET_RATIO}) {'ok' if ratio >= TARGET_RATIO else 'BELOW'}"
         )
         print(f"ratio ingest / key-auth parse: {best_real / max(authenticated):.2f}")
+        figure("ingestion: Alertmanager alerts accepted", best_real, None, None, unit="alerts/s")
+        figure("ingestion: ratio ingest / bare DRF parse", ratio, f"≥ {TARGET_RATIO}", ratio >= TARGET_RATIO)
         return 0 if ratio >= TARGET_RATIO or QUICK else 1
     finally:
         if gunicorn is not None:

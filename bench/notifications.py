@@ -29,6 +29,10 @@ from pathlib import Path
 from celery import shared_task
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._report import figure  # noqa: E402
+
 DIRECT_TASK = "bench.direct_post"
 LINKS = [{"label": "Backup target", "url": "https://vigil.example/admin/backups/backuptarget/1/"}]
 
@@ -307,6 +311,10 @@ def main() -> None:
         f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
         f"(target p95 < 2 s: {'PASS' if p95 < 2 else 'FAIL'})"
     )
+    figure("notifications: outbox deliveries", outbox_rate, None, None, unit="/s")
+    figure("notifications: ratio outbox / direct", ratio, "≥ 0.5", ratio >= 0.5)
+    figure("notifications: p95 notify() → receipt", p95 * 1000, "< 2000 ms", p95 < 2, unit="ms")
+    figure("notifications: duplicates at the sink", sink.duplicates, "0", sink.duplicates == 0)
     print(
         f"delivered rows: {delivered}; duplicates at the sink: {sink.duplicates}; "
         f"mean {statistics.mean(latencies) * 1000:.0f} ms"

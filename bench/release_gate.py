@@ -33,6 +33,7 @@ REQUESTS = 60 if QUICK else 1_500
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 TARGET_RATIO = 3.0
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 from bench.ingest import free_port, wait_for_port  # noqa: E402
 
@@ -203,6 +204,7 @@ def main() -> int:
         "DJANGO_SECURE_SSL_REDIRECT": "false",
         "WEB_ACCESS_LOG": "",
         "API_RATE_LIMIT": "100000000/min",
+        "API_IP_RATE_LIMIT": "100000000/min",
         "LOG_LEVEL": "ERROR",  # every refusal is a 409, which Django logs as a warning
     }
     os.environ.update(env)
@@ -290,6 +292,15 @@ def main() -> int:
         print(
             f"gate queries (refused, allowed): empty database {queries_empty}, seeded {queries_seeded} "
             f"{'constant' if queries_empty == queries_seeded else 'GREW'}"
+        )
+        gate_p95 = max(percentile(allowed, 95), percentile(refused, 95))
+        figure("gate: p95 through gunicorn (allowed or refused, the slower)", gate_p95, None, None, unit="ms")
+        figure("gate: ratio gate p95 / /health/live p95", ratio, f"≤ {TARGET_RATIO}", ratio <= TARGET_RATIO)
+        figure(
+            "gate: queries (refused, allowed), empty → seeded",
+            f"{queries_empty} → {queries_seeded}",
+            "constant",
+            queries_empty == queries_seeded,
         )
         ok = ratio <= TARGET_RATIO and queries_empty == queries_seeded
         return 0 if ok or QUICK else 1

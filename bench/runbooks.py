@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_runbooks"
@@ -193,6 +194,13 @@ def main() -> int:
         small, large = EXECUTIONS
         same = all(rows[small][label][1] == rows[large][label][1] for label in rows[small])
         print(f"query counts constant from {small} to {large} executions: {'yes' if same else 'NO'}")
+        figure(f"runbooks: import of {FILES} new files", first * 1000 / FILES, None, None, unit="ms/file")
+        figure(
+            f"runbooks: changelist query counts {small} → {large} executions",
+            "constant" if same else "grew",
+            "constant",
+            same,
+        )
         return 0 if same or QUICK else 1
     finally:
         connection.close()

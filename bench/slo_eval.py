@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
 
 BENCH_DB = "vigil_bench_slos"
@@ -151,6 +152,14 @@ def main() -> int:
         verdict = "ok" if ratio <= TARGET_RATIO else "ABOVE TARGET"
         print(f"ratio evaluation / bare scan: {ratio:.2f}  (target ≤ {TARGET_RATIO}) {verdict}")
         print(f"queries per SLO evaluation: {short_queries} with 1 day of history, {full_queries} with {DAYS} days")
+        figure(f"SLO eval: {SLOS} SLOs × {DAYS} days", evaluation * 1000, None, None, unit="ms")
+        figure("SLO eval: ratio evaluation / bare SQL scan", ratio, f"≤ {TARGET_RATIO}", ratio <= TARGET_RATIO)
+        figure(
+            f"SLO eval: queries per evaluation, 1 → {DAYS} days of history",
+            f"{short_queries} → {full_queries}",
+            "constant",
+            full_queries == short_queries,
+        )
         ok = ratio <= TARGET_RATIO and full_queries == short_queries
         return 0 if ok or QUICK else 1
     finally:

@@ -80,10 +80,14 @@ class VigilAdminSite(admin.AdminSite):
 
     def panels_for(self, request) -> list[dict]:
         panels = []
-        for panel in sorted(dashboard_panels, key=lambda p: (p.order, p.name)):
-            if panel.permission and not request.user.has_perm(panel.permission):
-                continue
-            html = self._shared_html(panel) if panel.shared else None
+        visible = [
+            panel
+            for panel in sorted(dashboard_panels, key=lambda p: (p.order, p.name))
+            if not panel.permission or request.user.has_perm(panel.permission)
+        ]
+        shared = self._shared_html([panel for panel in visible if panel.shared])
+        for panel in visible:
+            html = shared.get(panel.name)
             if html is None:
                 try:
                     html = panel.render(request)
@@ -101,8 +105,13 @@ class VigilAdminSite(admin.AdminSite):
     def _cache_key(panel) -> str:
         return f"vigil:dashboard-panel:{panel.name}"
 
-    def _shared_html(self, panel):
-        if settings.DASHBOARD_PANEL_CACHE_SECONDS <= 0:
-            return None
-        html = cache.get(self._cache_key(panel))
-        return None if html is None else mark_safe(html)  # noqa: S308 (our own rendered panel)
+    def _shared_html(self, panels) -> dict:
+        """The cached HTML of these shared panels by name, in one round trip to the cache."""
+        if settings.DASHBOARD_PANEL_CACHE_SECONDS <= 0 or not panels:
+            return {}
+        found = cache.get_many([self._cache_key(panel) for panel in panels])
+        return {
+            panel.name: mark_safe(found[self._cache_key(panel)])  # noqa: S308 (our own rendered panel)
+            for panel in panels
+            if self._cache_key(panel) in found
+        }

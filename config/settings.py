@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "governance.middleware.RequestContextMiddleware",
     "governance.middleware.ApiErrorFormatMiddleware",
+    # Writes under /api/: per-address rate (429, not the inbound webhooks), JSON only (415), size (413).
+    "governance.api.write_guard.ApiWriteGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -155,6 +157,9 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     # Off by default: the check costs a round trip on every request's first query.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
+# The release gate's read runs as a server-side prepared statement (governance.db_prepared); turn off
+# behind a pooler in transaction mode that does not carry prepared statements (PgBouncer before 1.21).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Axes first: it refuses a locked user name before any password is checked.
@@ -229,6 +234,8 @@ REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_DIR = Path(env.str("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
+    # kombu's Redis transport, except that a worker reconnects after Redis goes away (see config/broker.py).
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 else:
     # Embedded default: kombu's filesystem transport, no server needed.
@@ -267,13 +274,19 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["governance.api.permissions.HasScope"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["governance.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "governance.api.pagination.VigilPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "governance.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_RATE_LIMIT", default="600/min")},
+    # `api_key`: every request per API key (a DRF throttle); `api_ip`: writes per client address, whoever
+    # sends them (governance.api.write_guard, before authentication). The inbound webhooks are outside both.
+    # A rate of "" turns that limit off.
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env.str("API_RATE_LIMIT", default="600/min") or None,
+        "api_ip": env.str("API_IP_RATE_LIMIT", default="1200/min") or None,
+    },
     "DEFAULT_THROTTLE_CLASSES": ["governance.api.throttling.ApiKeyRateThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -290,6 +303,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "governance.api.schema.add_webhooks",
+        "governance.api.schema.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
         "IncidentStatusEnum": "incidents.choices.IncidentStatus",
@@ -394,3 +408,10 @@ MFA_REQUIRED_GROUPS = [name.strip() for name in _mfa_groups if name.strip()]
 MFA_REQUIRE_SUPERUSERS = env.bool("MFA_REQUIRE_SUPERUSERS", default=True)
 OTP_TOTP_ISSUER = "Vigil"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the device admin never shows a key or its QR code
+
+# --- Security signals (governance.security) --------------------------------------------------------------
+# Refused logins, lockouts, refused API keys, scopes and roles are security events; when this many happen
+# within the last SECURITY_ALERT_WINDOW_SECONDS, `security.auth_failures` is routed once per window
+# (windows aligned to the clock). A threshold of 0 records the events but never notifies.
+SECURITY_ALERT_THRESHOLD = env.int("SECURITY_ALERT_THRESHOLD", default=20)
+SECURITY_ALERT_WINDOW_SECONDS = env.int("SECURITY_ALERT_WINDOW_SECONDS", default=300)

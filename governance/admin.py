@@ -1,5 +1,8 @@
+import ipaddress
+
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -16,6 +19,7 @@ from .models import (
     AuditSigningKey,
     JobRun,
     ScorecardSnapshot,
+    SecurityEvent,
     Service,
     Team,
 )
@@ -196,6 +200,30 @@ class JobRunAdmin(ReadOnlyAdmin):
     def duration(self, obj):
         seconds = obj.duration_seconds
         return "—" if seconds is None else f"{seconds:.1f}"
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdmin):
+    """Refused logins, keys, scopes, roles and outbound URLs (governance.security): read, never written here."""
+
+    list_display = ["occurred_at", "kind", "username", "api_key_prefix", "ip_address", "path", "detail"]
+    # The kind filter lists the choices (no query); searches are exact, each on its own index.
+    list_filter = ["kind"]
+    search_fields = ["username", "api_key_prefix", "ip_address"]
+    search_help_text = "An exact user name, API key prefix or IP address."
+    ordering = ["-occurred_at", "-id"]
+    readonly_fields = [f.name for f in SecurityEvent._meta.fields]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(username=term) | Q(api_key_prefix=term)
+        try:  # an address column compared with a word is an error on PostgreSQL: only addresses are matched
+            condition |= Q(ip_address=str(ipaddress.ip_address(term)))
+        except ValueError:
+            pass
+        return queryset.filter(condition), False
 
 
 # django-celery-beat's schedules, with the house audit on every toggle and edit.

@@ -7,9 +7,9 @@ class GovernanceConfig(AppConfig):
     verbose_name = "Governance"
 
     def ready(self) -> None:
-        # Imported for their registrations: kernel health checks, metrics, panel,
-        # scheduled jobs, and the SQLite append-only guard function.
-        from . import db_guard, health, login_protection, metrics, panels, scorecard, tasks  # noqa: F401
+        # Imported for their registrations: kernel health checks, metrics, panels,
+        # scheduled jobs, security signals, and the SQLite append-only guard function.
+        from . import db_guard, health, login_protection, metrics, panels, scorecard, security, tasks  # noqa: F401
 
         post_migrate.connect(_sync_schedules_after_migrate, sender=self, dispatch_uid="vigil_sync_schedules")
 

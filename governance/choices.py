@@ -58,3 +58,16 @@ class Scope(models.TextChoices):
     SLOS_WRITE = "slos:write"
     SLOS_READ = "slos:read"
     HEALTH_READ = "health:read"
+
+
+class SecurityEventKind(models.TextChoices):
+    """What was refused (governance.security records them); values are stable, they label a Prometheus series."""
+
+    LOGIN_FAILED = "login_failed", "Failed login"
+    LOCKED_OUT = "locked_out", "Account locked out"
+    API_KEY_UNKNOWN = "api_key_unknown", "Unknown API key"
+    API_KEY_REVOKED = "api_key_revoked", "Revoked API key"
+    API_KEY_EXPIRED = "api_key_expired", "Expired API key"
+    SCOPE_REFUSED = "scope_refused", "API key without the scope"
+    ROLE_REFUSED = "role_refused", "Person without the role"
+    OUTBOUND_URL_REFUSED = "outbound_url_refused", "Outbound URL refused"

@@ -3,7 +3,8 @@
 Axes counts failed logins per user name; at AXES_FAILURE_LIMIT it locks the name until an Ops Admin
 unlocks it (or AXES_COOLOFF_HOURS pass). A locked name is refused before its password is checked,
 so the right password does not get in either. Every failure, every lock and every unlock is an
-audit event ("auth.login_failed", "auth.locked_out", "auth.unlocked").
+audit event ("auth.login_failed", "auth.locked_out", "auth.unlocked"); failures and locks are also
+security events (governance.security), which count towards the `security.auth_failures` alert.
 """
 
 from axes.conf import settings as axes_settings
@@ -20,6 +21,8 @@ from django.dispatch import receiver
 from django.http import HttpResponse
 
 from .audit import audit_context, audit_record
+from .choices import SecurityEventKind
+from .security import security_event_record
 
 LOCKED_OUT_MESSAGE = "This account is locked after too many failed logins; an Ops Admin can unlock it."
 
@@ -69,6 +72,7 @@ def _record(action: str, username: str, changes: dict) -> None:
 def _audit_login_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get(get_user_model().USERNAME_FIELD) or "")[:150]
     _record("auth.login_failed", username, {"path": request.path if request is not None else ""})
+    security_event_record(kind=SecurityEventKind.LOGIN_FAILED, request=request, username=username)
 
 
 @receiver(user_locked_out, dispatch_uid="vigil_audit_locked_out")
@@ -78,6 +82,12 @@ def _audit_locked_out(sender, request, username, ip_address, **kwargs):
     if failures is not None and failures != axes_settings.AXES_FAILURE_LIMIT:
         return
     _record("auth.locked_out", str(username or ""), {"failures": failures})
+    security_event_record(
+        kind=SecurityEventKind.LOCKED_OUT,
+        request=request,
+        username=str(username or ""),
+        detail=f"locked after {failures} failed logins",
+    )
 
 
 def account_unlock(*, username: str) -> int:

@@ -6,7 +6,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from .choices import CheckStatus
 from .registries import MetricFamily, metrics
@@ -41,7 +41,9 @@ class DomainCollector:
 
     def _families(self):
         for family in metrics:
-            gauge = GaugeMetricFamily(family.name, family.documentation, labels=list(family.labels))
+            # Prometheus' naming rule: a name ending in _total is a counter (the rest are gauges).
+            kind = CounterMetricFamily if family.name.endswith("_total") else GaugeMetricFamily
+            gauge = kind(family.name, family.documentation, labels=list(family.labels))
             try:
                 for labels, value in family.collect():
                     gauge.add_metric([str(labels.get(name, "")) for name in family.labels], float(value))

@@ -1,14 +1,19 @@
 """Request context for the audit trail: a request id, the client IP and the actor."""
 
+import logging
 import re
 import uuid
 
+from django import db
 from django.http import JsonResponse
 
 from . import audit
 from .api.errors import error_body
 
+logger = logging.getLogger(__name__)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# While the database is down: how long an API client is told to wait before sending again.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class RequestContextMiddleware:
@@ -62,11 +67,24 @@ class ApiErrorFormatMiddleware:
     """Every error answer under /api/ is JSON in the error format, whatever the debug setting.
 
     DRF already answers its own errors so; this catches the responses Django makes before or around a
-    view — an unrouted path answers Django's HTML 404 (with debug on, its technical page).
+    view — an unrouted path answers Django's HTML 404 (with debug on, its technical page). While the
+    database is down or restarting, every API call (ingestion too) is a 503 with Retry-After: nothing
+    was saved, and the client should send it again.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
+
+    def process_exception(self, request, exception):
+        if not request.path.startswith("/api/") or not isinstance(exception, (db.OperationalError, db.InterfaceError)):
+            return None
+        logger.warning("API request refused, the database is unavailable: %s", exception)
+        response = JsonResponse(
+            error_body("service_unavailable", "The database is unavailable; nothing was saved. Try again shortly."),
+            status=503,
+        )
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
 
     def __call__(self, request):
         response = self.get_response(request)

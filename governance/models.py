@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from .choices import JobOutcome, ServiceTier
+from .choices import JobOutcome, SecurityEventKind, ServiceTier
 
 UNASSIGNED_SERVICE_SLUG = "unassigned"
 
@@ -235,3 +235,38 @@ class ScorecardSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quarter} {self.dimension}: {self.score}"
+
+
+class SecurityEvent(models.Model):
+    """One refused attempt: a failed login, a lockout, a refused API key, scope or role, an outbound URL refused.
+
+    Written by governance.security with one INSERT on the refused request's path and never changed:
+    no code updates or deletes a row, and the admin shows them read-only. Who (`username`, the API
+    key's `api_key_prefix`), what (`kind`, `detail`), where (`ip_address`, `path`) and when. The
+    prefix is the public part of a key; the secret part is never stored.
+    """
+
+    occurred_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32, choices=SecurityEventKind.choices)
+    username = models.CharField(max_length=150, blank=True, help_text="The user name tried, or the person refused.")
+    api_key_prefix = models.CharField(max_length=16, blank=True, verbose_name="API key prefix")
+    ip_address = models.GenericIPAddressField(null=True, blank=True, verbose_name="IP address")
+    path = models.CharField(max_length=300, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-pk"]
+        indexes = [
+            models.Index(fields=["-occurred_at", "-id"], name="security_event_recent"),
+            # The rate check, the dashboard's 24 h counts and the scrape's GROUP BY kind.
+            models.Index(fields=["kind", "occurred_at"], name="security_event_kind"),
+            # The admin's exact searches.
+            models.Index(fields=["username"], name="security_event_username"),
+            models.Index(fields=["ip_address"], name="security_event_ip"),
+            models.Index(fields=["api_key_prefix"], name="security_event_key_prefix"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.username or self.api_key_prefix or "unknown"
+        return f"{self.get_kind_display()}: {who} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"

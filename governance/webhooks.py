@@ -17,7 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import audit
 from .api.errors import error_body
+from .choices import SecurityEventKind
 from .errors import VigilError
+from .security import api_key_refused, security_event_record
 from .services import api_key_authenticate
 
 
@@ -35,8 +37,15 @@ def _authenticate(request, scope: str):
         raise VigilError("Authentication credentials were not provided.", code="not_authenticated", status=401)
     api_key = api_key_authenticate(raw_key=raw_key.strip(), ip_address=request.META.get("REMOTE_ADDR"))
     if api_key is None:
+        api_key_refused(request, raw_key.strip())  # a security event, like the API's
         raise VigilError("The API key is invalid, expired or revoked.", code="authentication_failed", status=401)
     if scope not in api_key.scopes:
+        security_event_record(
+            kind=SecurityEventKind.SCOPE_REFUSED,
+            request=request,
+            api_key_prefix=api_key.prefix,
+            detail=f"POST needs scope {scope}; key {api_key.name!r} lacks it",
+        )
         raise VigilError(f"This API key lacks the scope '{scope}'.", code="permission_denied", status=403)
     return api_key
 
@@ -64,6 +73,8 @@ def read_json(request, *, limit: int | None = None) -> tuple[bytes, object]:
         return raw, json.loads(raw)
     except ValueError as exc:
         raise VigilError(f"The body is not valid JSON: {exc}.", code="invalid_json") from exc
+    except RecursionError:  # `[[[[…` thousands deep: Python's decoder gives up before the JSON ends
+        raise VigilError("The body is not valid JSON: it is nested too deeply.", code="invalid_json") from None
 
 
 def webhook_view(*, scope: str):

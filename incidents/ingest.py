@@ -11,6 +11,7 @@ from django.utils.dateparse import parse_datetime
 from governance.choices import Severity
 from governance.errors import ValidationFailed
 from governance.models import UNASSIGNED_SERVICE_SLUG
+from governance.text import is_storable
 
 from .choices import AlertStatus
 
@@ -45,6 +46,14 @@ class ParsedPayload:
     alerts: list[ParsedAlert] = field(default_factory=list)
 
 
+def _text(value: str) -> str:
+    # PostgreSQL's text and jsonb cannot hold NUL nor a lone UTF-16 surrogate (a JSON `\ud800` escape):
+    # each becomes U+FFFD, so the alert is stored, not lost.
+    if is_storable(value):
+        return value
+    return "".join("\ufffd" if char == "\x00" or "\ud800" <= char <= "\udfff" else char for char in value)
+
+
 def _fail(path: str, message: str):
     raise ValidationFailed(f"The Alertmanager payload is invalid at '{path}': {message}", fields={path: [message]})
 
@@ -56,7 +65,7 @@ def _object(value, path: str, *, required: bool = True) -> dict:
         _fail(path, "Must be an object.")
     if not all(isinstance(v, str) for v in value.values()):
         _fail(path, "Every value must be a string.")
-    return value
+    return {_text(key): _text(text) for key, text in value.items()}
 
 
 def _string(value, path: str, *, required: bool = True) -> str:
@@ -64,11 +73,11 @@ def _string(value, path: str, *, required: bool = True) -> str:
         return ""
     if not isinstance(value, str) or (required and not value):
         _fail(path, "Must be a non-empty string." if required else "Must be a string.")
-    return value
+    return _text(value)
 
 
 def _time(value, path: str, *, required: bool = True) -> datetime | None:
-    if value in (None, "") and not required:
+    if value is None and not required:
         return None
     if not isinstance(value, str):
         _fail(path, "Must be an RFC 3339 time.")
@@ -95,7 +104,7 @@ def parse_payload(data) -> ParsedPayload:
     if not isinstance(data, dict):
         _fail("non_field_errors", "The body must be a JSON object.")
     version = data.get("version")
-    if version is not None and str(version) != "4":
+    if version is not None and version != "4":
         _fail("version", "Only webhook payload version 4 is supported.")
     group_key = _string(data.get("groupKey"), "groupKey")
     alerts_in = data.get("alerts")

@@ -181,7 +181,7 @@ class SLOAdmin(VigilObjectActions, VigilModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        slo = SLO.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+        slo = SLO.objects.filter(pk=object_id).first() if str(object_id).isdecimal() else None
         if slo is not None:
             extra_context["slo_chart"] = charts.budget_chart(slo, now=timezone.now())
             extra_context["slo_episodes"] = list(

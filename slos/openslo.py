@@ -236,7 +236,7 @@ def _parse_slo(doc: dict, where: str, known_sources: set[str]) -> dict:
         raise DocumentError(where, "metadata.annotations.vigil/sli-kind", "ratio or latency")
     values["sli_kind"] = sli_kind
     threshold = _annotation(doc, "latency-threshold-ms")
-    if threshold and not threshold.isdigit():
+    if threshold and not threshold.isdecimal():
         raise DocumentError(where, "metadata.annotations.vigil/latency-threshold-ms", "a whole number of milliseconds")
     values["latency_threshold_ms"] = int(threshold) if threshold else None
     try:

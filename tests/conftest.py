@@ -20,8 +20,29 @@ from urllib.parse import urlparse
 
 import pytest
 from django.test.testcases import TransactionTestCase
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# --- hypothesis: one fixed, derandomized profile, locally and in CI ---------------------------
+# Every run draws the same examples (a failure reproduces on any machine) and keeps no example
+# database; hypothesis' own caches go under var/, not a `.hypothesis/` folder in the checkout.
+# `HYPOTHESIS_PROFILE=explore` draws fresh random examples when hunting for new failures by hand.
+set_hypothesis_home_dir(ROOT / "var" / "hypothesis")
+hypothesis_settings.register_profile(
+    "vigil",
+    derandomize=True,
+    max_examples=100,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+hypothesis_settings.register_profile(
+    "explore", hypothesis_settings.get_profile("vigil"), derandomize=False, database=None
+)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vigil"))
 
 
 def screenshot_path(name: str) -> Path:

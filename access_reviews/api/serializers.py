@@ -2,6 +2,8 @@ import datetime as dt
 
 from rest_framework import serializers
 
+from governance.api.serializers import JSONInputSerializer
+
 from ..choices import Decision
 from ..models import Campaign, ReviewItem
 
@@ -16,7 +18,10 @@ class GrantInSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
     entitlement = serializers.CharField(max_length=300)
     privileged = serializers.BooleanField(required=False, default=False)
-    last_login = serializers.DateTimeField(required=False, allow_null=True)
+    # Read by the same rules as the CSV column: an ISO 8601 time or date, UTC without an offset.
+    last_login = serializers.CharField(
+        required=False, allow_null=True, allow_blank=True, help_text="ISO 8601 time or date; empty or null: never."
+    )
 
 
 class SnapshotInSerializer(serializers.Serializer):
@@ -40,7 +45,9 @@ class IdentityInSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True)
     manager_email = serializers.EmailField(required=False, allow_blank=True)
     department = serializers.CharField(required=False, allow_blank=True)
-    employment_status = serializers.ChoiceField(choices=["active", "leave", "terminated"], required=False)
+    employment_status = serializers.ChoiceField(
+        choices=["active", "leave", "terminated"], required=False, allow_blank=True, help_text="Empty: active."
+    )
 
 
 class IdentitiesInSerializer(serializers.Serializer):
@@ -53,8 +60,8 @@ class CampaignSerializer(serializers.ModelSerializer):
     launched_at = UTCDateTimeField()
     due_at = UTCDateTimeField()
     closes_at = UTCDateTimeField()
-    closed_at = UTCDateTimeField()
-    signed_off_at = UTCDateTimeField()
+    closed_at = UTCDateTimeField(allow_null=True)
+    signed_off_at = UTCDateTimeField(allow_null=True)
     progress = serializers.SerializerMethodField()
 
     class Meta:
@@ -91,8 +98,8 @@ class ReviewItemSerializer(serializers.ModelSerializer):
     system = serializers.CharField(source="system.slug")
     identity = serializers.SerializerMethodField()
     reviewer = serializers.CharField(source="reviewer.username")
-    last_login_at = UTCDateTimeField()
-    decided_at = UTCDateTimeField()
+    last_login_at = UTCDateTimeField(allow_null=True)
+    decided_at = UTCDateTimeField(allow_null=True)
 
     class Meta:
         model = ReviewItem
@@ -118,12 +125,16 @@ class ReviewItemSerializer(serializers.ModelSerializer):
         return obj.identity.email if obj.identity_id else None
 
 
-class DecideSerializer(serializers.Serializer):
+class ItemFilterSerializer(serializers.Serializer):
+    pending = serializers.BooleanField(required=False, help_text="true: undecided items only; false: decided only.")
+
+
+class DecideSerializer(JSONInputSerializer):
     decision = serializers.ChoiceField(choices=[Decision.KEEP, Decision.REVOKE, Decision.MODIFY])
     justification = serializers.CharField(required=False, allow_blank=True, default="")
     modified_entitlement = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
 
 
-class DelegateSerializer(serializers.Serializer):
+class DelegateSerializer(JSONInputSerializer):
     to = serializers.CharField(help_text="User name of the new reviewer.")
     reason = serializers.CharField()

@@ -21,12 +21,13 @@ from governance.models import ApiKey
 from .. import selectors, services
 from ..choices import ImportSource
 from ..models import ReviewItem, System
-from ..parsing import RowErrors, grants_from_json, identities_from_records, sha256_of
+from ..parsing import grants_from_json, identities_from_json, sha256_of
 from .serializers import (
     CampaignSerializer,
     DecideSerializer,
     DelegateSerializer,
     IdentitiesInSerializer,
+    ItemFilterSerializer,
     ReviewItemSerializer,
     SnapshotInSerializer,
     SnapshotResultSerializer,
@@ -101,8 +102,7 @@ class IdentitiesView(AccessView, APIView):
         items = _body(request, "identities")
         if not isinstance(items, list):
             raise ValidationFailed("`identities` must be a list.", fields={"identities": ["Expected a list."]})
-        records = [(i, r if isinstance(r, dict) else {}) for i, r in enumerate(items)]
-        rows = identities_from_records(records, RowErrors("identities"))
+        rows = identities_from_json(items)
         record = services.identities_import(
             rows=rows, source=ImportSource.API, sha256=sha256_of(json.dumps(items, sort_keys=True).encode())
         )
@@ -150,11 +150,18 @@ class ItemListView(AccessView, generics.GenericAPIView):
     session_permissions = {"GET": "access_reviews.view_reviewitem"}
     serializer_class = ReviewItemSerializer
 
-    @extend_schema(responses={200: ReviewItemSerializer(many=True), **ERRORS}, description="Your review items.")
+    @extend_schema(
+        parameters=[ItemFilterSerializer],
+        responses={200: ReviewItemSerializer(many=True), **ERRORS},
+        description="Your review items.",
+    )
     def get(self, request):
+        filters = ItemFilterSerializer(data=request.query_params.dict())
+        filters.is_valid(raise_exception=True)
         qs = items_for(request)
-        if request.query_params.get("pending") in ("1", "true"):
-            qs = qs.filter(decision="pending")
+        pending = filters.validated_data.get("pending")
+        if pending is not None:
+            qs = qs.filter(decision="pending") if pending else qs.exclude(decision="pending")
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ReviewItemSerializer(page, many=True).data)
 

@@ -2,6 +2,8 @@ import datetime as dt
 
 from rest_framework import serializers
 
+from governance.api.serializers import JSONInputSerializer
+
 from ..choices import RunKind, RunStatus
 from ..models import BackupRun, BackupTarget
 
@@ -21,7 +23,7 @@ class UTCDateTimeField(serializers.DateTimeField):
         return None if value is None else super().to_representation(value.astimezone(dt.UTC))
 
 
-class RunReportSerializer(serializers.Serializer):
+class RunReportSerializer(JSONInputSerializer):
     target = serializers.SlugField(max_length=80)
     status = serializers.ChoiceField(choices=RunStatus.choices)
     kind = serializers.ChoiceField(choices=RunKind.choices, default=RunKind.FULL)
@@ -57,8 +59,8 @@ class RunReportSerializer(serializers.Serializer):
 class BackupRunSerializer(serializers.ModelSerializer):
     target = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     started_at = UTCDateTimeField()
-    finished_at = UTCDateTimeField()
-    recovery_point_at = UTCDateTimeField()
+    finished_at = UTCDateTimeField(allow_null=True)
+    recovery_point_at = UTCDateTimeField(allow_null=True)
 
     class Meta:
         model = BackupRun
@@ -80,9 +82,9 @@ class BackupRunSerializer(serializers.ModelSerializer):
 
 class BackupTargetSerializer(serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    last_success_at = UTCDateTimeField()
+    last_success_at = UTCDateTimeField(allow_null=True)
     rpo_breached = serializers.SerializerMethodField()
-    rpo_breached_since = UTCDateTimeField()
+    rpo_breached_since = UTCDateTimeField(allow_null=True)
     next_drill_due = serializers.SerializerMethodField()
 
     class Meta:

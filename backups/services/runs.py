@@ -167,6 +167,11 @@ def backup_run_report(
     )
     if status == RunStatus.SUCCEEDED and recovery_point_at is None:
         recovery_point_at = finished_at
+    # Kept in UTC: the same instant reported again with another offset (restic prints local time) is no change.
+    started_at, finished_at, recovery_point_at = (
+        moment.astimezone(dt.UTC) if moment is not None else None
+        for moment in (started_at, finished_at, recovery_point_at)
+    )
     values = {
         "status": status,
         "kind": kind,

@@ -108,7 +108,7 @@ class ChangeAdmin(VigilObjectActions, VigilModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().upper()
-        if term.startswith(REFERENCE_PREFIX) and term[len(REFERENCE_PREFIX) :].isdigit():
+        if term.startswith(REFERENCE_PREFIX) and term[len(REFERENCE_PREFIX) :].isdecimal():
             return queryset.filter(pk=int(term[len(REFERENCE_PREFIX) :])), False
         return super().get_search_results(request, queryset, search_term)
 
@@ -395,7 +395,7 @@ class ChangeAdmin(VigilObjectActions, VigilModelAdmin):
         change = get_object_or_404(Change, pk=change_id)
         incident = get_object_or_404(Incident, pk=incident_id)
         deployment = None
-        if request.GET.get("deployment", "").isdigit():
+        if request.GET.get("deployment", "").isdecimal():
             deployment = get_object_or_404(Deployment, pk=int(request.GET["deployment"]), change=change)
         _run(
             self,

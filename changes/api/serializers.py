@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from governance.api.serializers import OptionalURLField
+from governance.api.serializers import JSONInputSerializer, OptionalURLField
 from governance.models import Service
 from incidents.api.serializers import UTCDateTimeField
 
@@ -19,7 +19,7 @@ class UsernameField(serializers.SlugRelatedField):
         super().__init__(slug_field="username", queryset=get_user_model().objects.filter(is_active=True), **kwargs)
 
 
-class DeploymentInputSerializer(serializers.Serializer):
+class DeploymentInputSerializer(JSONInputSerializer):
     service = ServiceSlugField()
     environment = serializers.CharField(max_length=64)
     version = serializers.CharField(max_length=200, help_text="Version, tag or commit SHA.")
@@ -104,7 +104,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
         return f"INC-{obj.suspect_incident_id}" if obj.suspect_incident_id else None
 
 
-class GateInputSerializer(serializers.Serializer):
+class GateInputSerializer(JSONInputSerializer):
     # The gate looks the slug up in its one round trip (changes.selectors.gate_facts); an unknown one is a
     # 400 on this field, as elsewhere.
     service = serializers.SlugField(max_length=80, help_text="The service's slug.")
@@ -140,7 +140,7 @@ class GateRefusedSerializer(serializers.Serializer):
     reasons = GateReasonSerializer(many=True)
 
 
-class ChangeCreateSerializer(serializers.Serializer):
+class ChangeCreateSerializer(JSONInputSerializer):
     title = serializers.CharField(max_length=200)
     services = serializers.ListField(child=ServiceSlugField(), min_length=1)
     kind = serializers.ChoiceField(choices=ChangeKind.choices, default=ChangeKind.NORMAL)
@@ -157,5 +157,5 @@ class ChangeCreateSerializer(serializers.Serializer):
     migration_hash = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(JSONInputSerializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)

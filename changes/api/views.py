@@ -3,7 +3,7 @@
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.http import require_GET
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -170,7 +170,7 @@ class ChangeDetailView(ChangesView):
 
 def _get_change(reference: str) -> Change:
     text = reference.upper().removeprefix("CHG-")
-    if not text.isdigit():
+    if not text.isdecimal():  # not isdigit(): "³" is a digit that int() refuses
         raise Http404
     return get_object_or_404(Change.objects.prefetch_related("services", "approvers"), pk=int(text))
 
@@ -215,6 +215,10 @@ class ChangeTransitionView(ChangesView):
         return {"POST": TRANSITIONS[action][0]} if action in TRANSITIONS else {}
 
     @extend_schema(
+        parameters=[
+            OpenApiParameter("reference", str, OpenApiParameter.PATH, description="CHG-<n>"),
+            OpenApiParameter("action", str, OpenApiParameter.PATH, enum=list(TRANSITIONS)),
+        ],
         request=TransitionSerializer,
         responses={200: ChangeSummarySerializer, **ERRORS, **CONFLICT},
         tags=["changes"],

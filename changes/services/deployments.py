@@ -36,7 +36,7 @@ class RecordedDeployment:
 def change_by_reference(reference: str, *, field: str = "change") -> Change:
     text = (reference or "").strip().upper()
     number = text[len(REFERENCE_PREFIX) :] if text.startswith(REFERENCE_PREFIX) else text
-    if not number.isdigit():
+    if not number.isdecimal():
         raise ValidationFailed(f"{reference!r} is not a change reference.", fields={field: ["Use CHG-<number>."]})
     change = Change.objects.filter(pk=int(number)).first()
     if change is None:

@@ -5,6 +5,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .. import audit
+from ..security import api_key_refused
 from ..services import api_key_authenticate
 
 
@@ -40,13 +41,16 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
         if len(header) != 2:
+            api_key_refused(request, "", reason="malformed Authorization header")
             raise exceptions.AuthenticationFailed(_("Authorization header must be 'Bearer <api key>'."))
         try:
             raw = header[1].decode()
         except UnicodeError as exc:
+            api_key_refused(request, "", reason="invalid characters in the key")
             raise exceptions.AuthenticationFailed(_("The API key contains invalid characters.")) from exc
         api_key = api_key_authenticate(raw_key=raw, ip_address=request.META.get("REMOTE_ADDR"))
         if api_key is None:
+            api_key_refused(request, raw)  # a security event: unknown, revoked or expired
             raise exceptions.AuthenticationFailed(_("The API key is invalid, expired or revoked."))
         # From here on, writes in this request are attributed to the key.
         request._request.vigil_audit_token = audit.set_context(

@@ -187,9 +187,9 @@ class IncidentAdmin(IncidentActionsMixin, VigilObjectActions, VigilModelAdmin):
     # --- list -------------------------------------------------------------------------
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().upper()
-        if term.startswith(REFERENCE_PREFIX) and term[len(REFERENCE_PREFIX) :].isdigit():
+        if term.startswith(REFERENCE_PREFIX) and term[len(REFERENCE_PREFIX) :].isdecimal():
             return queryset.filter(pk=int(term[len(REFERENCE_PREFIX) :])), False
-        if term.isdigit():
+        if term.isdecimal():
             return queryset.filter(pk=int(term)), False
         return super().get_search_results(request, queryset, search_term)
 

@@ -5,6 +5,7 @@ from django.db import models
 from django.urls import reverse
 from rest_framework import serializers
 
+from governance.api.serializers import JSONInputSerializer, OptionalURLField
 from governance.choices import Severity
 from governance.models import Service
 
@@ -56,6 +57,7 @@ class IncidentSerializer(UTCModelSerializer):
     scribe = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     recurrence_of = serializers.SerializerMethodField()
+    chat_url = OptionalURLField()
 
     class Meta:
         model = Incident
@@ -126,7 +128,7 @@ class IncidentDetailSerializer(IncidentSerializer):
         return TimelineEventSerializer(events, many=True).data
 
 
-class IncidentDeclareSerializer(serializers.Serializer):
+class IncidentDeclareSerializer(JSONInputSerializer):
     title = serializers.CharField(max_length=200)
     severity = serializers.ChoiceField(choices=Severity.choices)
     service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
@@ -139,15 +141,15 @@ class IncidentDeclareSerializer(serializers.Serializer):
     chat_url = serializers.URLField(required=False, allow_blank=True, default="")
 
 
-class NoteSerializer(serializers.Serializer):
+class NoteSerializer(JSONInputSerializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class StatusUpdateSerializer(serializers.Serializer):
+class StatusUpdateSerializer(JSONInputSerializer):
     message = serializers.CharField(max_length=5000)
 
 
-class SeverityChangeSerializer(serializers.Serializer):
+class SeverityChangeSerializer(JSONInputSerializer):
     severity = serializers.ChoiceField(choices=Severity.choices)
     reason = serializers.CharField(max_length=1000)
 
@@ -155,8 +157,9 @@ class SeverityChangeSerializer(serializers.Serializer):
 class IncidentFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[], required=False)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
-    service = serializers.SlugField(required=False)
-    open = serializers.BooleanField(required=False, allow_null=True, default=None)
+    service = serializers.SlugField(required=False, allow_blank=True)  # `?service=` filters nothing
+    # Absent means both; "null" or "" are not booleans (DRF's allow_null would read them as absent).
+    open = serializers.BooleanField(required=False)
 
     def __init__(self, *args, **kwargs):
         from ..choices import IncidentStatus

@@ -69,7 +69,9 @@ class IncidentListCreateView(IncidentViewMixin, generics.GenericAPIView):
     serializer_class = IncidentSerializer
 
     def get_queryset(self):
-        filters = IncidentFilterSerializer(data=self.request.query_params)
+        # A plain dict, not the QueryDict: DRF reads an empty form value as "not given", and `?status=`
+        # is not a status (the schema's enum says so); it is a 400 naming the parameter.
+        filters = IncidentFilterSerializer(data=self.request.query_params.dict())
         filters.is_valid(raise_exception=True)
         qs = _incidents().order_by("-declared_at", "-id")
         values = filters.validated_data

@@ -22,18 +22,28 @@ def alertmanager_webhook(request, *, api_key):
     return JsonResponse({"accepted": len(parsed.alerts)}, status=202)
 
 
+# What the parser (incidents.ingest.parse_payload) accepts: an optional field may be null, which
+# reads as absent; fields Vigil does not use take any value.
 _STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
+_OPTIONAL_STRINGS = {**_STRINGS, "nullable": True}
+_OPTIONAL_STRING = {"type": "string", "nullable": True}
+_UNUSED = {"description": "Accepted and not used."}
 _ALERT = {
     "type": "object",
     "required": ["status", "labels", "startsAt"],
     "properties": {
         "status": {"type": "string", "enum": ["firing", "resolved"]},
         "labels": _STRINGS,
-        "annotations": _STRINGS,
+        "annotations": _OPTIONAL_STRINGS,
         "startsAt": {"type": "string", "format": "date-time"},
-        "endsAt": {"type": "string", "format": "date-time"},
-        "generatorURL": {"type": "string"},
-        "fingerprint": {"type": "string"},
+        "endsAt": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "description": "Alertmanager's 0001-01-01T00:00:00Z means not ended.",
+        },
+        "generatorURL": _OPTIONAL_STRING,
+        "fingerprint": _OPTIONAL_STRING,
     },
 }
 
@@ -52,15 +62,15 @@ ALERTMANAGER_WEBHOOK = Webhook(
         "type": "object",
         "required": ["groupKey", "alerts"],
         "properties": {
-            "version": {"type": "string", "enum": ["4"]},
-            "groupKey": {"type": "string"},
-            "truncatedAlerts": {"type": "integer"},
+            "version": {"type": "string", "enum": ["4", None], "nullable": True},
+            "groupKey": {"type": "string", "minLength": 1},
+            "truncatedAlerts": _UNUSED,
             "status": {"type": "string", "enum": ["firing", "resolved"]},
-            "receiver": {"type": "string"},
-            "groupLabels": _STRINGS,
-            "commonLabels": _STRINGS,
-            "commonAnnotations": _STRINGS,
-            "externalURL": {"type": "string"},
+            "receiver": _OPTIONAL_STRING,
+            "groupLabels": _UNUSED,
+            "commonLabels": _OPTIONAL_STRINGS,
+            "commonAnnotations": _OPTIONAL_STRINGS,
+            "externalURL": _OPTIONAL_STRING,
             "alerts": {"type": "array", "items": _ALERT},
         },
     },

@@ -142,13 +142,13 @@ class RunbookExecutionAdmin(VigilModelAdmin):
 
         runbook_id = request.POST.get("runbook") or request.GET.get("runbook")
         incident_id = request.POST.get("incident") or request.GET.get("incident")
-        if not (runbook_id or "").isdigit():
+        if not (runbook_id or "").isdecimal():
             self.message_user(request, "Choose a runbook to start.", messages.ERROR)
             return HttpResponseRedirect(reverse("admin:runbooks_runbook_changelist"))
         runbook = get_object_or_404(Runbook.objects.select_related("current_version"), pk=int(runbook_id))
         incident = None
         if incident_id:
-            if not incident_id.isdigit():
+            if not incident_id.isdecimal():
                 self.message_user(request, "Unknown incident.", messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:runbooks_runbook_changelist"))
             incident = get_object_or_404(Incident, pk=int(incident_id))

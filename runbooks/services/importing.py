@@ -35,6 +35,7 @@ from django.db import transaction
 
 from governance.errors import VigilError
 from governance.models import Service, Team
+from governance.text import is_storable
 
 from ..choices import (
     DEFAULT_PROCEDURE_DEADLINE_HOURS,
@@ -57,6 +58,10 @@ FRONT_MATTER_KEYS = {
     "cadence",
 }
 CADENCE_KEYS = {"schedule", "timezone", "assignee", "deadline_hours"}
+# What the columns hold: a longer value is refused on its line here, not by the model mid-import.
+TITLE_MAX_LENGTH = Runbook._meta.get_field("title").max_length
+CADENCE_MAX_LENGTH = Runbook._meta.get_field("cadence").max_length
+MAX_DEADLINE_HOURS = 87_600  # ten years, as review_interval_days
 
 
 class RunbookFileError(Exception):
@@ -144,6 +149,25 @@ def split_front_matter(text: str) -> tuple[dict, list[str], str, int]:
     return front, front_lines, body, index + 2
 
 
+def _key_holding_unstorable_text(front: dict):
+    """The top-level key whose value holds text PostgreSQL cannot store, or None. YAML anchors can make
+    a value contain itself (`&a [*a]`), so each object is looked at once."""
+    for key, value in front.items():
+        pending, seen = [key, value], set()
+        while pending:
+            item = pending.pop()
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, str) and not is_storable(item):
+                return key
+            if isinstance(item, dict):
+                pending.extend([*item.keys(), *item.values()])
+            elif isinstance(item, list):
+                pending.extend(item)
+    return None
+
+
 def parse_runbook_file(path: str, raw: bytes) -> RunbookFile:
     try:
         text = raw.decode("utf-8")
@@ -151,17 +175,25 @@ def parse_runbook_file(path: str, raw: bytes) -> RunbookFile:
         line = raw[: exc.start].count(b"\n") + 1
         raise RunbookFileError(f"not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})", line) from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:  # valid UTF-8, but not text: PostgreSQL could not store it
+        raise RunbookFileError("the file holds a NUL character", text.count("\n", 0, text.index("\x00")) + 1)
     front, front_lines, body, body_line = split_front_matter(text)
 
     def fail(key: str, message: str):
         raise RunbookFileError(message, _key_line(front_lines, key))
 
-    unknown = sorted(set(front) - FRONT_MATTER_KEYS)
+    unstorable = _key_holding_unstorable_text(front)
+    if unstorable is not None:
+        fail(unstorable, f"{unstorable!r} holds a NUL character or an unpaired surrogate (a YAML escape)")
+    # YAML keys may be numbers or null as well as strings: sorted by their text, never compared.
+    unknown = sorted(set(front) - FRONT_MATTER_KEYS, key=str)
     if unknown:
         fail(unknown[0], f"unknown front matter key {unknown[0]!r}")
     for key in ("slug", "title"):
         if not isinstance(front.get(key), str) or not front[key].strip():
             fail(key, f"'{key}' is required (a string)")
+    if len(front["title"].strip()) > TITLE_MAX_LENGTH:
+        fail("title", f"'title' is at most {TITLE_MAX_LENGTH} characters")
     slug = front["slug"].strip()
     from django.utils.text import slugify
 
@@ -197,13 +229,15 @@ def parse_runbook_file(path: str, raw: bytes) -> RunbookFile:
             spec = {"schedule": spec}
         if not isinstance(spec, dict) or not spec.get("schedule"):
             fail("cadence", "'cadence' needs a schedule (daily, weekly, monthly, quarterly or a cron expression)")
-        extra = sorted(set(spec) - CADENCE_KEYS)
+        extra = sorted(set(spec) - CADENCE_KEYS, key=str)
         if extra:
             fail("cadence", f"unknown cadence key {extra[0]!r}")
         try:
             cadence, tz = validate_cadence(str(spec["schedule"]), str(spec.get("timezone") or "UTC"))
         except VigilError as exc:
             fail("cadence", "; ".join(m for msgs in exc.fields.values() for m in msgs))
+        if len(cadence) > CADENCE_MAX_LENGTH:
+            fail("cadence", f"the schedule is at most {CADENCE_MAX_LENGTH} characters")
         who = str(spec.get("assignee") or ON_CALL_ASSIGNEE)
         if who == ON_CALL_ASSIGNEE:
             on_call = True
@@ -212,8 +246,8 @@ def parse_runbook_file(path: str, raw: bytes) -> RunbookFile:
             if assignee is None:
                 fail("cadence", f"unknown assignee {who!r} (a username, or '{ON_CALL_ASSIGNEE}')")
         deadline = spec.get("deadline_hours", DEFAULT_PROCEDURE_DEADLINE_HOURS)
-        if not isinstance(deadline, int) or isinstance(deadline, bool) or deadline < 1:
-            fail("cadence", "'deadline_hours' must be a whole number of hours ≥ 1")
+        if not isinstance(deadline, int) or isinstance(deadline, bool) or not 1 <= deadline <= MAX_DEADLINE_HOURS:
+            fail("cadence", f"'deadline_hours' must be a whole number of hours from 1 to {MAX_DEADLINE_HOURS}")
     if not step_heading_lines(body):
         raise RunbookFileError("no '## Step' section: a runbook needs at least one step", body_line)
     return RunbookFile(

@@ -51,7 +51,7 @@ def validate_cadence(cadence: str, time_zone: str) -> tuple[str, str]:
         fields["cadence"] = [f"Use {', '.join(Cadence.values)} or a cron expression (e.g. '0 9 * * 1')."]
     try:
         zoneinfo.ZoneInfo(time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" is a folder of zones
         fields["cadence_timezone"] = [f"Unknown time zone {time_zone!r}."]
     if fields:
         raise ValidationFailed("The schedule is not valid.", fields=fields)

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from governance.api.serializers import JSONInputSerializer
 from incidents.api.serializers import UTCDateTimeField
 
 from ..choices import BURN_WINDOWS
@@ -20,7 +21,7 @@ class SLOBurnRatesSerializer(serializers.Serializer):
 
 class SLOSerializer(serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner_team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     objective = serializers.FloatField(read_only=True, help_text="Fraction, e.g. 0.999.")
     window = serializers.CharField(read_only=True, help_text="28d, 30d or month.")
     sli = serializers.FloatField(read_only=True, allow_null=True, help_text="good/total over the window.")
@@ -29,7 +30,7 @@ class SLOSerializer(serializers.ModelSerializer):
     )
     burn_rates = SLOBurnRatesSerializer(read_only=True)
     alert = serializers.SerializerMethodField()
-    evaluated_at = UTCDateTimeField(read_only=True)
+    evaluated_at = UTCDateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = SLO
@@ -55,10 +56,10 @@ class SLOSerializer(serializers.ModelSerializer):
 
 
 class SLOFilterSerializer(serializers.Serializer):
-    service = serializers.SlugField(required=False)
+    service = serializers.SlugField(required=False, allow_blank=True)  # `?service=` filters nothing
 
 
-class SLOIntervalSerializer(serializers.Serializer):
+class SLOIntervalSerializer(JSONInputSerializer):
     start = UTCDateTimeField()
     end = UTCDateTimeField()
     good = serializers.IntegerField(min_value=0, max_value=2**62)

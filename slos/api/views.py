@@ -28,7 +28,7 @@ class SLOListView(generics.GenericAPIView):
     serializer_class = SLOSerializer
 
     def get_queryset(self):
-        filters = SLOFilterSerializer(data=self.request.query_params)
+        filters = SLOFilterSerializer(data=self.request.query_params.dict())  # as incidents: no form semantics
         filters.is_valid(raise_exception=True)
         qs = slos_with_related().order_by("slug")
         if filters.validated_data.get("service"):

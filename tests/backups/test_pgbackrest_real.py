@@ -1,10 +1,6 @@
 """The real pgBackRest against a throwaway PostgreSQL cluster: `info --output=json` becomes runs."""
 
-import os
 import shutil
-import socket
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,66 +9,31 @@ from backups.choices import RunKind, RunStatus
 from backups.models import BackupRun
 from backups.services import backup_tool_report
 from tests.conftest import need
+from tests.servers import ThrowawayPostgres, postgres_bindir, run_as_postgres
 
 PGBACKREST = shutil.which("pgbackrest") or "/usr/bin/pgbackrest"
 STANZA = "vigiltest"
 
 
-def _bindir() -> Path | None:
-    try:
-        return Path(
-            subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=True).stdout.strip()
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _as_postgres(command: str, **kwargs):
-    # initdb refuses root: the server binaries run as the postgres user, in a folder it owns.
-    runner = ["su", "postgres", "-s", "/bin/bash", "-c", command] if os.geteuid() == 0 else ["bash", "-c", command]
-    return subprocess.run(runner, capture_output=True, text=True, timeout=120, **kwargs)
-
-
 @pytest.fixture
 def pgbackrest_cluster():
-    bindir = _bindir()
-    need(
-        Path(PGBACKREST).exists() and bindir is not None and (bindir / "initdb").exists(),
-        "pgbackrest or initdb missing",
-    )
-    folder = Path(tempfile.mkdtemp(prefix="vigil_pgbr_"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-    port = _free_port()
-    config = folder / "pgbackrest.conf"
-    config.write_text(
-        f"[global]\nrepo1-path={folder}/repo\nlog-path={folder}/log\nlock-path={folder}/lock\n"
-        f"start-fast=y\nlog-level-console=warn\n\n[{STANZA}]\npg1-path={folder}/data\n"
-        f"pg1-socket-path={folder}\npg1-port={port}\n"
-    )
-    if os.geteuid() == 0:
-        shutil.chown(config, "postgres", "postgres")
-    pgbr = f"{PGBACKREST} --config={config} --stanza={STANZA}"
-    result = _as_postgres(f"{bindir}/initdb -D {folder}/data -A trust -U postgres >/dev/null")
-    assert result.returncode == 0, result.stderr
-    with open(folder / "data" / "postgresql.conf", "a") as conf:
-        conf.write(
-            f"\nlisten_addresses = ''\nport = {port}\nunix_socket_directories = '{folder}'\n"
-            f"archive_mode = on\nwal_level = replica\narchive_command = '{pgbr} archive-push %p'\n"
-        )
-    result = _as_postgres(f"{bindir}/pg_ctl -D {folder}/data -l {folder}/server.log -w start")
-    assert result.returncode == 0, result.stderr
+    need(Path(PGBACKREST).exists() and postgres_bindir() is not None, "pgbackrest or initdb missing")
+    cluster = ThrowawayPostgres(prefix="vigil_pgbr_", tcp=False)
     try:
-        yield lambda args: _as_postgres(f"{pgbr} {args}")
+        folder = cluster.folder
+        config = folder / "pgbackrest.conf"
+        config.write_text(
+            f"[global]\nrepo1-path={folder}/repo\nlog-path={folder}/log\nlock-path={folder}/lock\n"
+            f"start-fast=y\nlog-level-console=warn\n\n[{STANZA}]\npg1-path={cluster.data}\n"
+            f"pg1-socket-path={folder}\npg1-port={cluster.port}\n"
+        )
+        cluster.own(config)
+        pgbr = f"{PGBACKREST} --config={config} --stanza={STANZA}"
+        cluster.configure(archive_mode="on", wal_level="replica", archive_command=f"'{pgbr} archive-push %p'")
+        cluster.start()
+        yield lambda args: run_as_postgres(f"{pgbr} {args}")
     finally:
-        _as_postgres(f"{bindir}/pg_ctl -D {folder}/data -m immediate -w stop")
-        shutil.rmtree(folder, ignore_errors=True)
+        cluster.destroy()
 
 
 def test_real_pgbackrest_info_reports_full_and_incremental_backups(pgbackrest_cluster, target):

@@ -1,24 +1,28 @@
 """The backup tools' own output becomes runs: the real restic, recorded pgBackRest / WAL-G / Barman output."""
 
+import datetime as dt
 import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from backups.choices import RunKind, RunStatus
 from backups.models import BackupRun
 from backups.services import backup_tool_report
-from backups.tools import parse
+from backups.tools import RunReport, parse
 from governance.errors import ValidationFailed
 from tests.conftest import ROOT, need, test_database_env
+from tests.strategies import EPOCHS, TIMES, epoch_time, rfc3339, shuffled
 
 SAMPLES = Path(__file__).parent / "samples"
 RESTIC = shutil.which("restic") or "/usr/bin/restic"
@@ -222,3 +226,386 @@ def test_any_json_is_parsed_or_refused_as_wrong_format(tool, payload):
     else:
         for report in reports:
             assert report.external_id and report.started_at.tzinfo is not None
+
+
+# --- round trips: a generated tool output parses into exactly the values it was made of ------------------
+
+HEX = "0123456789abcdef"
+WAL = st.text("0123456789ABCDEF", min_size=24, max_size=24)
+# Any unicode but NUL (no tool prints one): stanza, server, host and path names are the operator's.
+STORABLE = st.characters(exclude_characters="\x00")
+NAMES = st.text(STORABLE, max_size=30)
+
+
+def _expected(**values) -> dict:
+    report = RunReport(**values)
+    report.external_id = report.external_id[:200]
+    return asdict(report)
+
+
+@st.composite
+def restic_snapshots(draw) -> tuple[list, list]:
+    ids = draw(st.lists(st.text(HEX, min_size=64, max_size=64), max_size=4, unique_by=lambda i: i[:8]))
+    snapshots, expected = [], []
+    for snapshot_id in ids:
+        moment = draw(TIMES)
+        paths = draw(st.lists(st.text(STORABLE, min_size=1, max_size=20), min_size=1, max_size=3))
+        snapshot = {
+            "time": draw(rfc3339(moment)),
+            "tree": draw(st.text(HEX, min_size=64, max_size=64)),
+            "paths": paths,
+            "hostname": draw(NAMES),
+            "username": draw(NAMES),
+            "id": snapshot_id,
+            "short_id": snapshot_id[:8],
+        }
+        parent = draw(st.none() | st.text(HEX, min_size=64, max_size=64))
+        if parent:
+            snapshot["parent"] = parent
+        started = finished = moment
+        size = None
+        if draw(st.booleans()):  # restic 0.17+ keeps the backup's summary in the snapshot
+            finished = moment + draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=2)))
+            size = draw(st.integers(0, 2**50))
+            snapshot["summary"] = {
+                "backup_start": draw(rfc3339(moment)),
+                "backup_end": draw(rfc3339(finished)),
+                "total_bytes_processed": size,
+                "files_new": draw(st.integers(0, 10**6)),
+            }
+        snapshots.append(snapshot)
+        expected.append(
+            _expected(
+                external_id=snapshot_id[:8],
+                status=RunStatus.SUCCEEDED,
+                kind=RunKind.INCREMENTAL if parent else RunKind.FULL,
+                started_at=started,
+                finished_at=finished,
+                recovery_point_at=moment,
+                recovery_point_detail=", ".join(paths)[:200],
+                size_bytes=size,
+                location=f"{snapshot['hostname']}:{','.join(paths)}"[:1000],
+                raw=snapshot,
+            )
+        )
+    return snapshots, expected
+
+
+@st.composite
+def pgbackrest_infos(draw) -> tuple[list, list]:
+    stanzas, expected, seen = [], [], set()
+    for name in draw(st.lists(NAMES, min_size=1, max_size=2, unique=True)):
+        backups = []
+        for label in draw(st.lists(st.text(STORABLE, min_size=1, max_size=40), max_size=3, unique=True)):
+            external_id = f"{name}/{label}" if name else label
+            if external_id[:200] in seen:
+                continue
+            seen.add(external_id[:200])
+            start = draw(EPOCHS)
+            stop = start + draw(st.integers(0, 86_400))
+            delta, size = draw(st.integers(0, 2**40)), draw(st.integers(0, 2**40))
+            wal_start, wal_stop, kind = draw(WAL), draw(WAL), draw(st.sampled_from(["full", "diff", "incr"]))
+            error = draw(st.booleans())
+            backup = {
+                "archive": {"start": wal_start, "stop": wal_stop},
+                "backrest": {"format": 5, "version": "2.45"},
+                "error": error,
+                "info": {"delta": size, "repository": {"delta": delta, "size": size}, "size": size},
+                "label": label,
+                "timestamp": {"start": start, "stop": stop},
+                "type": kind,
+            }
+            backups.append(backup)
+            expected.append(
+                _expected(
+                    external_id=external_id,
+                    status=RunStatus.FAILED if error else RunStatus.SUCCEEDED,
+                    kind={"full": RunKind.FULL, "diff": RunKind.DIFFERENTIAL, "incr": RunKind.INCREMENTAL}[kind],
+                    started_at=epoch_time(start),
+                    finished_at=epoch_time(stop),
+                    recovery_point_at=epoch_time(stop),
+                    recovery_point_detail=f"WAL {wal_start}-{wal_stop}",
+                    size_bytes=delta,
+                    location=f"pgbackrest:{name}/{label}",
+                    raw=backup,
+                    error="pgBackRest marked the backup with errors (checksum or page errors)." if error else "",
+                )
+            )
+        stanzas.append({"name": name, "status": {"code": 0, "message": "ok"}, "backup": backups})
+    return stanzas, expected
+
+
+@st.composite
+def walg_backup_lists(draw) -> tuple[list, list]:
+    backups, expected = [], []
+    names = draw(st.lists(st.tuples(WAL, st.none() | WAL), max_size=4, unique=True))
+    for wal, base in names:
+        name = f"base_{wal}" + (f"_D_{base}" if base else "")
+        started = draw(TIMES)
+        finished = started + draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(hours=6)))
+        start_lsn = draw(st.integers(0, 2**63))
+        finish_lsn = start_lsn + draw(st.integers(0, 2**20))
+        storage = draw(st.sampled_from(["default", ""]) | NAMES)
+        compressed = draw(st.integers(0, 2**50))
+        backup = {
+            "backup_name": name,
+            "time": draw(rfc3339(finished)),
+            "wal_file_name": wal,
+            "storage_name": storage,
+            "start_time": draw(rfc3339(started)),
+            "finish_time": draw(rfc3339(finished)),
+            "hostname": draw(NAMES),
+            "data_dir": draw(NAMES),
+            "pg_version": 150005,
+            "start_lsn": start_lsn,
+            "finish_lsn": finish_lsn,
+            "is_permanent": draw(st.booleans()),
+            "uncompressed_size": compressed * 3,
+            "compressed_size": compressed,
+        }
+        backups.append(backup)
+        expected.append(
+            _expected(
+                external_id=name,
+                status=RunStatus.SUCCEEDED,
+                kind=RunKind.INCREMENTAL if base else RunKind.FULL,
+                started_at=started,
+                finished_at=finished,
+                recovery_point_at=finished,
+                recovery_point_detail=f"WAL {wal} LSN {start_lsn}-{finish_lsn}"[:200],
+                size_bytes=compressed,
+                location=f"wal-g:{storage or 'default'}/{name}",
+                raw=backup,
+            )
+        )
+    return backups, expected
+
+
+BARMAN_STATUSES = {"DONE": RunStatus.SUCCEEDED, "WAITING_FOR_WALS": RunStatus.SUCCEEDED}
+BARMAN_STATUSES |= {"FAILED": RunStatus.FAILED, "STARTED": RunStatus.RUNNING}
+
+
+@st.composite
+def barman_outputs(draw) -> tuple[dict, list]:
+    """`list-backups` (a list per server) or `show-backup` (one backup with its base backup information)."""
+    show = draw(st.booleans())
+    servers, expected = {}, []
+    for server in draw(st.lists(st.text(STORABLE, min_size=1, max_size=20), min_size=1, max_size=2, unique=True)):
+        begins = draw(st.lists(EPOCHS, min_size=1, max_size=1 if show else 3, unique=True))
+        backups = []
+        for begin in begins:
+            backup_id = epoch_time(begin).strftime("%Y%m%dT%H%M%S")
+            status_text = draw(st.sampled_from(sorted(BARMAN_STATUSES)))
+            status = BARMAN_STATUSES[status_text]
+            end = begin + draw(st.integers(0, 86_400)) if status == RunStatus.SUCCEEDED else None
+            size = draw(st.integers(0, 2**50))
+            backup = {"backup_id": backup_id, "status": status_text}
+            if draw(st.booleans()):
+                backup["backup_type"] = draw(st.sampled_from(["full", "incremental", "rsync"]))
+            if status == RunStatus.FAILED:
+                backup["error"] = draw(st.text(STORABLE, max_size=40))
+            if show:
+                begin_wal, end_wal = draw(WAL), draw(WAL)
+                backup["base_backup_information"] = {
+                    "disk_usage_bytes": size,
+                    "begin_wal": begin_wal,
+                    "end_wal": end_wal,
+                    "begin_time_timestamp": str(begin),
+                    **({"end_time_timestamp": str(end)} if end is not None else {}),
+                }
+                started, detail = epoch_time(begin), f"WAL {begin_wal}-{end_wal}"
+            else:
+                backup["size_bytes"] = size
+                if end is not None:
+                    backup["end_time_timestamp"] = str(end)
+                # list-backups prints no begin time: the end, or for a backup without one, its id.
+                started, detail = epoch_time(end if end is not None else begin), ""
+            backups.append(backup)
+            finished = epoch_time(end) if end is not None else None
+            expected.append(
+                _expected(
+                    external_id=f"{server}/{backup_id}",
+                    status=status,
+                    kind=RunKind.INCREMENTAL if backup.get("backup_type") == "incremental" else RunKind.FULL,
+                    started_at=started,
+                    finished_at=finished,
+                    recovery_point_at=finished if status == RunStatus.SUCCEEDED else None,
+                    recovery_point_detail=detail,
+                    size_bytes=size,
+                    location=f"barman:{server}/{backup_id}",
+                    raw=backup,
+                    error=backup.get("error", ""),
+                )
+            )
+        servers[server] = backups[0] if show else backups
+    return servers, expected
+
+
+GENERATED = {
+    "restic": restic_snapshots(),
+    "pgbackrest": pgbackrest_infos(),
+    "walg": walg_backup_lists(),
+    "barman": barman_outputs(),
+}
+
+
+def _reports(tool: str, text) -> list[dict]:
+    return sorted((asdict(report) for report in parse(tool, text)), key=lambda report: report["external_id"])
+
+
+@settings(max_examples=60)
+@given(data=st.data(), tool=st.sampled_from(sorted(GENERATED)))
+def test_generated_tool_output_parses_into_exactly_its_values(data, tool):
+    document, expected = data.draw(GENERATED[tool])
+    assert _reports(tool, json.dumps(document)) == sorted(expected, key=lambda report: report["external_id"])
+
+
+def _reordered(document, draw):
+    """The same backups listed in another order, with every object's keys in another order."""
+    if isinstance(document, list):
+        document = [_reordered(item, draw) for item in draw(st.permutations(document))]
+    elif isinstance(document, dict) and "backup" in document:
+        document = {**document, "backup": draw(st.permutations(document["backup"]))}
+    return shuffled(document, draw)
+
+
+@settings(max_examples=60)
+@given(
+    data=st.data(),
+    tool=st.sampled_from(sorted(GENERATED)),
+    indent=st.sampled_from([None, 1, 4, "\t"]),
+    padding=st.sampled_from(["", "\n", "\r\n", "  \n\n"]),
+)
+def test_order_layout_and_escaping_never_change_the_runs(data, tool, indent, padding):
+    document, _ = data.draw(GENERATED[tool])
+    again = json.dumps(_reordered(document, data.draw), indent=indent, ensure_ascii=data.draw(st.booleans()))
+    assert _reports(tool, padding + again + padding) == _reports(tool, json.dumps(document))
+    assert _reports(tool, (again + padding).encode()) == _reports(tool, json.dumps(document))
+
+
+@settings(max_examples=40)
+@given(data=st.data())
+def test_restic_backup_stream_gives_its_summary_however_the_lines_are_spaced(data):
+    start = data.draw(TIMES)
+    end = start + data.draw(st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(hours=10)))
+    snapshot_id = data.draw(st.text(HEX, min_size=64, max_size=64))
+    size = data.draw(st.integers(0, 2**50))
+    unmodified = data.draw(st.integers(0, 1000))
+    status_lines = [
+        {"message_type": "status", "percent_done": fraction, "current_files": data.draw(st.lists(NAMES, max_size=2))}
+        for fraction in data.draw(st.lists(st.floats(0, 1), max_size=5))
+    ]
+    summary = {
+        "message_type": "summary",
+        "files_new": 3,
+        "files_unmodified": unmodified,
+        "dirs_unmodified": 0,
+        "total_bytes_processed": size,
+        "backup_start": data.draw(rfc3339(start)),
+        "backup_end": data.draw(rfc3339(end)),
+        "snapshot_id": snapshot_id,
+    }
+    separator = data.draw(st.sampled_from(["\n", "\r\n", "\n\n", "\n  \n"]))
+    stream = separator.join(json.dumps(line) for line in [*status_lines, summary]) + separator
+    (report,) = parse("restic", stream)
+    assert asdict(report) == _expected(
+        external_id=snapshot_id[:8],
+        status=RunStatus.SUCCEEDED,
+        kind=RunKind.INCREMENTAL if unmodified else RunKind.FULL,
+        started_at=start,
+        finished_at=end,
+        recovery_point_at=start,
+        size_bytes=size,
+        raw=summary,
+    )
+
+
+@settings(max_examples=150)
+@given(
+    data=st.data(),
+    tool=st.sampled_from(sorted(GENERATED)),
+    how=st.sampled_from(["cut", "bytes", "text"]),
+)
+def test_garbled_tool_output_is_refused_naming_the_body(data, tool, how):
+    """Cut-off output, random bytes or random text: parsed, or a 400-level wrong_format about `body`."""
+    if how == "cut":
+        document, _ = data.draw(GENERATED[tool])
+        text = json.dumps(document)
+        garbled = text[: data.draw(st.integers(0, max(len(text) - 1, 0)))]
+    elif how == "bytes":
+        garbled = data.draw(st.binary(max_size=200))
+    else:
+        garbled = data.draw(st.text(max_size=200))
+    try:
+        reports = parse(tool, garbled)
+    except ValidationFailed as exc:
+        (field,) = exc.fields
+        assert exc.code == "wrong_format" and exc.fields[field] and (field == "body" or field.startswith("body."))
+    else:
+        assert all(report.external_id and report.started_at.tzinfo for report in reports)
+
+
+def _text_paths(value, keys=()):
+    """The keys leading to every string in a JSON document (object keys themselves excluded)."""
+    if isinstance(value, str):
+        yield keys
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in items:
+        yield from _text_paths(child, (*keys, key))
+
+
+def _put(document, keys: tuple, text: str):
+    *parents, last = keys
+    for key in parents:
+        document = document[key]
+    document[last] = text
+
+
+@settings(max_examples=40)
+@given(data=st.data(), tool=st.sampled_from(sorted(GENERATED)), bad=st.sampled_from(["\x00", "\ud800", "\udfff"]))
+def test_text_postgresql_cannot_store_is_refused_naming_where_it_is(data, tool, bad):
+    document, _ = data.draw(GENERATED[tool])
+    paths = list(_text_paths(document))
+    assume(paths)
+    path = data.draw(st.sampled_from(paths))
+    _put(document, path, data.draw(st.text(STORABLE, max_size=5)) + bad)
+    with pytest.raises(ValidationFailed) as caught:
+        parse(tool, json.dumps(document))
+    assert caught.value.code == "wrong_format"
+    assert list(caught.value.fields) == ["body." + ".".join(map(str, path))]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), tool=st.sampled_from(sorted(GENERATED)))
+def test_reporting_generated_output_again_in_any_order_changes_nothing(make_target, data, tool):
+    target = make_target(slug=f"prop-{uuid.uuid4().hex[:12]}")
+    document, expected = data.draw(GENERATED[tool])
+    assert backup_tool_report(target=target, tool=tool, data=json.dumps(document)) == {
+        "created": len(expected),
+        "updated": 0,
+        "unchanged": 0,
+    }
+    again = json.dumps(_reordered(document, data.draw), indent=2)
+    assert backup_tool_report(target=target, tool=tool, data=again) == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": len(expected),
+    }
+    stored = {run.external_id: run for run in BackupRun.objects.filter(target=target)}
+    assert sorted(stored) == sorted(report["external_id"] for report in expected)
+    for report in expected:
+        run = stored[report["external_id"]]
+        assert (run.status, run.kind, run.started_at, run.size_bytes) == (
+            report["status"],
+            report["kind"],
+            report["started_at"],
+            report["size_bytes"],
+        )
+
+
+@pytest.mark.parametrize("tool", sorted(GENERATED))
+def test_output_nested_thousands_deep_is_refused_not_a_crash(tool):
+    """Python's JSON decoder raises RecursionError, not ValueError, on `[[[[…`: it is wrong output all the same."""
+    with pytest.raises(ValidationFailed) as caught:
+        parse(tool, "[" * 100_000)
+    assert caught.value.code == "wrong_format" and "body" in caught.value.fields

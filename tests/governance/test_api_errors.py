@@ -79,3 +79,10 @@ def test_rate_limit_is_a_429_with_retry_after(api, settings):
     finally:
         SimpleRateThrottle.THROTTLE_RATES = original
         cache.clear()
+
+
+def test_json_nested_deeper_than_python_recurses_is_a_400(api):
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = api.generic("POST", ECHO, body, content_type="application/json")
+    assert response.status_code == 400
+    assert _error(response)["code"] == "invalid_json"

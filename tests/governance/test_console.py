@@ -215,3 +215,53 @@ def compliance_and_campaign(db):
     snapshot(system, ("carol", "read"), ("dave", "read"), ("erin", "read"))
     access_services.campaign_launch(template=template)
     return manager, other
+
+
+def test_shared_panels_render_once_for_everyone_and_come_from_the_cache_in_one_round_trip(client, settings):
+    """A shared panel (the same for everyone allowed to see it) is rendered once per
+    DASHBOARD_PANEL_CACHE_SECONDS for all; a personal one on every view; a panel a person may not see is
+    never shown, cached or not."""
+    from unittest import mock
+
+    from django.core.cache import cache
+
+    from governance.registries import DashboardPanel, dashboard_panels
+
+    settings.DASHBOARD_PANEL_CACHE_SECONDS = 30
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    renders = {"zz_shared": 0, "zz_personal": 0, "zz_auditors": 0}
+
+    def renderer(name):
+        def render(request):
+            renders[name] += 1
+            return f"<p>{name} for {request.user.get_username()}</p>"
+
+        return render
+
+    dashboard_panels.register("zz_shared", DashboardPanel("zz_shared", "Shared", renderer("zz_shared"), shared=True))
+    dashboard_panels.register("zz_personal", DashboardPanel("zz_personal", "Personal", renderer("zz_personal")))
+    dashboard_panels.register(
+        "zz_auditors",
+        DashboardPanel(
+            "zz_auditors", "Auditors", renderer("zz_auditors"), shared=True, permission="governance.view_auditevent"
+        ),
+    )
+    try:
+        pages = []
+        for username in ("ada.admin", "bob.admin"):
+            client.force_login(superuser(username))
+            with mock.patch.object(cache, "get_many", wraps=cache.get_many) as get_many:
+                pages.append(client.get(reverse("admin:index")).content.decode())
+            assert get_many.call_count == 1
+        client.force_login(person("cora.commander", Role.INCIDENT_COMMANDER))
+        commander_page = client.get(reverse("admin:index")).content.decode()
+    finally:
+        for name in renders:
+            dashboard_panels.unregister(name)
+        cache.clear()
+    assert renders == {"zz_shared": 1, "zz_personal": 3, "zz_auditors": 1}
+    assert "zz_shared for ada.admin" in pages[1]  # rendered for the first viewer, shown to the next
+    assert "zz_personal for bob.admin" in pages[1]
+    assert "zz_shared for ada.admin" in commander_page
+    assert "zz_auditors" not in commander_page

@@ -245,3 +245,35 @@ def test_times_are_utc_whatever_the_display_time_zone(reader, incident, settings
     body = reader.get(url(incident)).json()
     assert body["declared_at"].endswith("Z")
     assert body["ack_due_at"].endswith("Z")
+
+
+def test_a_database_outage_is_a_503_with_retry_after_and_saves_nothing(writer, service, monkeypatch):
+    """What a pipeline sees while PostgreSQL restarts (tests/drills/test_postgres_restart.py runs the real
+    thing): a 503 in the error format telling it to try again, never a bare 500."""
+    from django import db
+
+    def database_gone(**kwargs):
+        raise db.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(services, "incident_declare_or_get", database_gone)
+    response = writer.post(
+        "/api/v1/incidents/", {"title": "Checkout down", "severity": "SEV1", "service": service.slug}, format="json"
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert not Incident.objects.exists()
+
+
+def test_ingestion_during_a_database_outage_is_a_503_too(api_client_for, monkeypatch):
+    from django import db
+
+    def database_gone(**kwargs):
+        raise db.OperationalError("could not connect to server")
+
+    monkeypatch.setattr(services, "alertmanager_payload_store", database_gone)
+    client = api_client_for("alerts:ingest")
+    payload = {"version": "4", "status": "firing", "receiver": "vigil", "groupKey": "{}:{}", "alerts": []}
+    response = client.post("/api/v1/alerts/alertmanager/", payload, format="json")
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "5"
