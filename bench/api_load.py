@@ -24,14 +24,11 @@ measures the API, not the throttle's limit, and every client shares one key and 
 An error fails the bench in quick mode too (the API broke); the latency target is judged in full mode.
 """
 
-import base64
 import http.client
 import json
 import multiprocessing
 import os
 import random
-import secrets
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
+from bench._servers import UNTHROTTLED, production_env, start_gunicorn  # noqa: E402
 from bench.admin_incidents import fill_to  # noqa: E402
-from bench.ingest import free_port, wait_for_port  # noqa: E402
 
 BENCH_DB = "vigil_bench_api_load"
 QUICK = "--quick" in sys.argv
@@ -185,23 +182,7 @@ def line(label: str, values: list[float]) -> str:
 def main() -> int:
     url = scratch_database(BENCH_DB)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/2")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        # Production settings: debug off, Redis as cache (the throttles' counters) and broker.
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "AUDIT_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "WEB_ACCESS_LOG": "",
-        # The bench measures the API, not the throttles: one key and one address for every client.
-        "API_RATE_LIMIT": "100000000/min",
-        "API_IP_RATE_LIMIT": "100000000/min",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = production_env(url, redis_url, **UNTHROTTLED)
     os.environ.update(env)
     import django
 
@@ -226,28 +207,7 @@ def main() -> int:
         seeded_ids = list(Incident.objects.values_list("pk", flat=True))
         token = api_key_create(name="bench api load", scopes=["incidents:read", "incidents:write"]).raw_key
         connection.close()
-        port = free_port()
-        gunicorn = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--chdir",
-                str(ROOT),
-                "--config",
-                str(ROOT / "config" / "gunicorn.py"),
-                "--workers",
-                str(WORKERS),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "config.wsgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        wait_for_port(port, gunicorn)
+        gunicorn, port = start_gunicorn(env, workers=WORKERS)
         with multiprocessing.Pool(CLIENTS) as pool:
             _, warmup_errors, warmup_declared, _ = run_phase(pool, port, token, seeded_ids, WARMUP, salt=1)
             latencies, errors, declared, elapsed = run_phase(pool, port, token, seeded_ids, DURATION, salt=2)

@@ -21,9 +21,7 @@ Full: 100 incidents with deadlines over 60 s, steps after 0, 1 and 1 minutes (30
 --quick: 6 incidents over 6 s, steps after 0 and 0 minutes (12 steps, about 20 s).
 """
 
-import base64
 import os
-import secrets
 import socket
 import statistics
 import subprocess
@@ -39,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
+from bench._servers import production_env  # noqa: E402
 
 BENCH_DB = "vigil_bench_escalation"
 QUICK = "--quick" in sys.argv
@@ -133,20 +132,8 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> int:
     url = scratch_database(BENCH_DB)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/2")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        # Production settings: debug off, Redis as broker and cache; the sink listens on loopback.
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "AUDIT_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "ALERT_ALLOW_PRIVATE_URLS": "true",
-        "LOG_LEVEL": "WARNING",
-    }
+    # The sink listens on loopback.
+    env = production_env(url, redis_url, ALERT_ALLOW_PRIVATE_URLS="true")
     os.environ.update(env)
     import django
 

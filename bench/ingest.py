@@ -13,14 +13,10 @@ commit. Target: real / bare ≥ 0.5.
 Imported by gunicorn (VIGIL_BENCH_WSGI=1) this module is the WSGI application.
 """
 
-import base64
 import http.client
 import json
 import multiprocessing
 import os
-import secrets
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
+from bench._servers import UNTHROTTLED, production_env, start_gunicorn  # noqa: E402
 
 BENCH_DB = "vigil_bench_ingest"
 ALERTS_PER_PAYLOAD = int(os.environ.get("BENCH_ALERTS_PER_PAYLOAD", "5"))
@@ -165,44 +162,10 @@ def measure(pool, port: int, path: str, token: str) -> float:
     return accepted / elapsed
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited early")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
-
-
 def main() -> int:
     url = scratch_database(BENCH_DB)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/2")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        # Production settings: debug off, Redis as cache (the throttle's counter) and broker.
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "AUDIT_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "WEB_ACCESS_LOG": "",
-        "API_RATE_LIMIT": "100000000/min",  # the bench measures the endpoint, not the throttle's limit
-        "LOG_LEVEL": "WARNING",
-        "VIGIL_BENCH_WSGI": "1",
-    }
+    env = production_env(url, redis_url, VIGIL_BENCH_WSGI="1", **UNTHROTTLED)
     os.environ.update({k: v for k, v in env.items() if k != "VIGIL_BENCH_WSGI"})
     import django
 
@@ -218,28 +181,7 @@ def main() -> int:
         call_command("migrate", verbosity=0)
         token = api_key_create(name="bench", scopes=["alerts:ingest"]).raw_key
         connection.close()
-        port = free_port()
-        gunicorn = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--chdir",
-                str(ROOT),
-                "--config",
-                str(ROOT / "config" / "gunicorn.py"),
-                "--workers",
-                str(WORKERS),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "bench.ingest:application",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        wait_for_port(port, gunicorn)
+        gunicorn, port = start_gunicorn(env, workers=WORKERS, app="bench.ingest:application")
         bare, authenticated, real = [], [], []
         with multiprocessing.Pool(CLIENTS) as pool:
             for path in (BARE_PATH, AUTH_PATH, REAL_PATH):

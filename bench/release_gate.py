@@ -11,14 +11,11 @@ it allows and for one it refuses (open SEV1 + freeze). Also prints the gate's qu
 empty and on the seeded database (it must not grow). Target: gate p95 ≤ 3 × /health/live p95.
 """
 
-import base64
 import datetime as dt
 import http.client
 import json
 import os
-import secrets
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +32,7 @@ TARGET_RATIO = 3.0
 
 from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
-from bench.ingest import free_port, wait_for_port  # noqa: E402
+from bench._servers import UNTHROTTLED, production_env, start_gunicorn  # noqa: E402
 
 
 def seed(services) -> None:
@@ -192,21 +189,8 @@ def timed(
 def main() -> int:
     url = scratch_database(BENCH_DB)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "REDIS_URL": redis_url,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DJANGO_DEBUG": "false",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "AUDIT_SIGNING_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "DJANGO_SECURE_SSL_REDIRECT": "false",
-        "WEB_ACCESS_LOG": "",
-        "API_RATE_LIMIT": "100000000/min",
-        "API_IP_RATE_LIMIT": "100000000/min",
-        "LOG_LEVEL": "ERROR",  # every refusal is a 409, which Django logs as a warning
-    }
+    # LOG_LEVEL: every refusal is a 409, which Django logs as a warning.
+    env = production_env(url, redis_url, LOG_LEVEL="ERROR", **UNTHROTTLED)
     os.environ.update(env)
     import django
 
@@ -231,28 +215,7 @@ def main() -> int:
         queries_seeded = gate_queries("svc-0"), gate_queries("svc-1")
         token = api_key_create(name="bench pipeline", scopes=["changes:gate"]).raw_key
         connection.close()
-        port = free_port()
-        gunicorn = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--chdir",
-                str(ROOT),
-                "--config",
-                str(ROOT / "config" / "gunicorn.py"),
-                "--workers",
-                str(WORKERS),
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "config.wsgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        wait_for_port(port, gunicorn)
+        gunicorn, port = start_gunicorn(env, workers=WORKERS)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
         allowed_body = json.dumps({"service": "svc-1", "environment": "staging", "version": "v5"}).encode()
         refused_body = json.dumps({"service": "svc-0", "environment": "production", "version": "v5"}).encode()

@@ -19,6 +19,8 @@ import time
 from django.conf import settings
 from django.db import connection
 
+ONLY_WHEN_ASKED = 2**31 - 1
+
 
 def fetch_prepared(sql: str, params: list) -> list[tuple]:
     """Run `sql` with `params` and return every row: as a prepared statement on PostgreSQL, else as usual."""
@@ -29,8 +31,13 @@ def fetch_prepared(sql: str, params: list) -> list[tuple]:
     import psycopg
 
     connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:
+        # psycopg ignores `prepare=True` while the threshold is None (Django's default). A threshold no
+        # query reaches keeps every other query as Django runs it: only ours ask to be prepared.
+        raw.prepare_threshold = ONLY_WHEN_ASKED
     started = time.monotonic()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(sql, params, prepare=True)
         rows = cursor.fetchall() if cursor.description else []
     if connection.queries_logged:

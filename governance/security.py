@@ -233,7 +233,6 @@ def render_security_panel(request) -> str:
             "latest": SecurityEvent.objects.order_by("-occurred_at", "-id")[:LATEST_SHOWN],
             "threshold": settings.SECURITY_ALERT_THRESHOLD,
             "window": _span(settings.SECURITY_ALERT_WINDOW_SECONDS),
-            "may_list": request.user.has_perm("governance.view_securityevent"),
         },
         request=request,
     )
@@ -248,8 +247,7 @@ metrics.register(
         labels=("kind",),
     ),
 )
-# Failed logins are audit events too: whoever reads the audit trail (Ops Admin, Compliance Manager,
-# Auditor) sees the summary; the full list is Ops Admin's and Auditor's (view_securityevent).
+# For whoever may read the security events (Ops Admin, Auditor): the same for all of them, so shared.
 dashboard_panels.register(
     "security",
     DashboardPanel(
@@ -257,6 +255,7 @@ dashboard_panels.register(
         "Security signals",
         render_security_panel,
         order=800,
-        permission="governance.view_auditevent",
+        permission="governance.view_securityevent",
+        shared=True,
     ),
 )

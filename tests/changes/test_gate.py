@@ -281,3 +281,9 @@ def test_outside_a_transaction_the_decision_is_a_prepared_insert_that_keeps_ever
     assert [r["code"] for r in decision.reasons] == ["open_incident"]
     if connection.vendor == "postgresql":
         assert [q["sql"].startswith("/* prepared */") for q in captured] == [True, True]
+        with connection.cursor() as cursor:  # PostgreSQL holds both statements for this connection
+            cursor.execute(
+                "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s OR statement LIKE %s",
+                ["%gate_service%", "%INSERT INTO changes_gatedecision%"],
+            )
+            assert cursor.fetchone()[0] == 2
