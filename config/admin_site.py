@@ -96,10 +96,16 @@ class VigilAdminSite(admin.AdminSite):
                     html = PANEL_FAILED
                 else:
                     if panel.shared and settings.DASHBOARD_PANEL_CACHE_SECONDS > 0:
-                        cache.set(self._cache_key(panel), str(html), settings.DASHBOARD_PANEL_CACHE_SECONDS)
+                        self._share(panel, html)
             if html:
                 panels.append({"name": panel.name, "title": panel.title, "html": html})
         return panels
+
+    def _share(self, panel, html) -> None:
+        try:
+            cache.set(self._cache_key(panel), str(html), settings.DASHBOARD_PANEL_CACHE_SECONDS)
+        except Exception:  # the cache is down: the next view renders it again
+            logger.warning("could not cache dashboard panel %s", panel.name, exc_info=True)
 
     @staticmethod
     def _cache_key(panel) -> str:
@@ -109,7 +115,11 @@ class VigilAdminSite(admin.AdminSite):
         """The cached HTML of these shared panels by name, in one round trip to the cache."""
         if settings.DASHBOARD_PANEL_CACHE_SECONDS <= 0 or not panels:
             return {}
-        found = cache.get_many([self._cache_key(panel) for panel in panels])
+        try:
+            found = cache.get_many([self._cache_key(panel) for panel in panels])
+        except Exception:  # the cache (Redis) is down: every panel is rendered fresh until it is back
+            logger.warning("dashboard panel cache unavailable; rendering every panel", exc_info=True)
+            return {}
         return {
             panel.name: mark_safe(found[self._cache_key(panel)])  # noqa: S308 (our own rendered panel)
             for panel in panels

@@ -321,7 +321,13 @@ SPECTACULAR_SETTINGS = {
 CACHES = {
     "default": (
         # django-redis keeps one client per process; Django's own backend builds one per call.
-        {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL}
+        {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            # A Redis that hangs must not hang requests: the rate limits fail open, the dashboard renders
+            # its panels fresh (each caller handles the error).
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

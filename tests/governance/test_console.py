@@ -265,3 +265,25 @@ def test_shared_panels_render_once_for_everyone_and_come_from_the_cache_in_one_r
     assert "zz_personal for bob.admin" in pages[1]
     assert "zz_shared for ada.admin" in commander_page
     assert "zz_auditors" not in commander_page
+
+
+def test_with_the_cache_down_the_dashboard_renders_every_panel_fresh(client, settings):
+    """Redis gone (nothing listens on the port): the dashboard still answers, panels rendered on the spot."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.DASHBOARD_PANEL_CACHE_SECONDS = 30
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        }
+    }
+    IncidentFactory(title="Checkout down", severity="SEV1")
+    client.force_login(superuser("ada.admin"))
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    assert "Checkout down" in response.content.decode()  # the open-incidents panel, rendered fresh
