@@ -82,3 +82,19 @@ def start_gunicorn(
     )
     wait_for_port(port, process)
     return process, port
+
+
+def stop(process: subprocess.Popen | None) -> None:
+    if process is not None:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def drop_queued_tasks(redis_url: str) -> None:
+    """No worker ran: the tasks the bench's requests queued are removed from its broker queue."""
+    try:
+        import redis
+
+        redis.Redis.from_url(redis_url).delete("celery")
+    except Exception as exc:
+        print(f"(could not clear the bench's queued tasks: {exc})")

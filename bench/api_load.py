@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
-from bench._servers import UNTHROTTLED, production_env, start_gunicorn  # noqa: E402
+from bench._servers import UNTHROTTLED, drop_queued_tasks, production_env, start_gunicorn, stop  # noqa: E402
 from bench.admin_incidents import fill_to  # noqa: E402
 
 BENCH_DB = "vigil_bench_api_load"
@@ -243,19 +243,10 @@ def main() -> int:
             return 1
         return 0 if p95 < TARGET_P95_MS or QUICK else 1
     finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(timeout=30)
+        stop(gunicorn)
         connection.close()
         drop_database(url)
-        _drop_queued_tasks(redis_url)
-
-
-def _drop_queued_tasks(redis_url: str) -> None:
-    """No worker ran: the declared incidents' ack-deadline tasks are removed from the broker queue."""
-    import redis
-
-    redis.Redis.from_url(redis_url).delete("celery")
+        drop_queued_tasks(redis_url)
 
 
 if __name__ == "__main__":

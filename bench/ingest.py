@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
-from bench._servers import UNTHROTTLED, production_env, start_gunicorn  # noqa: E402
+from bench._servers import UNTHROTTLED, drop_queued_tasks, production_env, start_gunicorn, stop  # noqa: E402
 
 BENCH_DB = "vigil_bench_ingest"
 ALERTS_PER_PAYLOAD = int(os.environ.get("BENCH_ALERTS_PER_PAYLOAD", "5"))
@@ -212,22 +212,10 @@ def main() -> int:
         figure("ingestion: ratio ingest / bare DRF parse", ratio, f"≥ {TARGET_RATIO}", ratio >= TARGET_RATIO)
         return 0 if ratio >= TARGET_RATIO or QUICK else 1
     finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(timeout=30)
+        stop(gunicorn)
         connection.close()
         drop_database(url)
-        _drop_queued_tasks(redis_url)
-
-
-def _drop_queued_tasks(redis_url: str) -> None:
-    """No worker ran: the bench's processing tasks are removed from its broker queue."""
-    try:
-        import redis
-
-        redis.Redis.from_url(redis_url).delete("celery")
-    except Exception as exc:
-        print(f"(could not clear the bench's queued tasks: {exc})")
+        drop_queued_tasks(redis_url)
 
 
 if __name__ == "__main__":

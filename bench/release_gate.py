@@ -32,7 +32,7 @@ TARGET_RATIO = 3.0
 
 from bench._report import figure  # noqa: E402
 from bench._scratch import drop_database, scratch_database  # noqa: E402
-from bench._servers import UNTHROTTLED, production_env, start_gunicorn  # noqa: E402
+from bench._servers import UNTHROTTLED, production_env, start_gunicorn, stop  # noqa: E402
 
 
 def seed(services) -> None:
@@ -268,9 +268,7 @@ def main() -> int:
         ok = ratio <= TARGET_RATIO and queries_empty == queries_seeded
         return 0 if ok or QUICK else 1
     finally:
-        if gunicorn is not None:
-            gunicorn.terminate()
-            gunicorn.wait(timeout=30)
+        stop(gunicorn)
         connection.close()
         drop_database(url)
 
