@@ -73,7 +73,8 @@ def test_terminated_identity_with_grant_raises_orphaned_grant_once_a_day(org):
     carol = org["carol"].identity
     carol.employment_status = EmploymentStatus.TERMINATED
     carol.save()
-    now = timezone.now()
+    # Mid-morning of today: the hour later is the same day whenever the suite runs (23:30 was not).
+    now = timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0)
     snapshot(org["system"], ("carol", "read"), now=now)
     snapshot(org["system"], ("carol", "read"), now=now + timedelta(hours=1))
     assert OrphanedGrantAlert.objects.count() == 1
