@@ -172,7 +172,9 @@ class GateFacts:
 
 
 def _from_json(model, row: dict):
-    values = {}
+    """A model instance from one row of the gate's query, the way the ORM builds one (`from_db`):
+    positional values, columns the row lacks deferred — no per-field defaults computed."""
+    names, values = [], []
     for f in model._meta.concrete_fields:
         if f.attname not in row:
             continue
@@ -181,10 +183,9 @@ def _from_json(model, row: dict):
             value = datetime.fromisoformat(value)
         elif isinstance(value, str) and isinstance(f, models.TimeField):
             value = time.fromisoformat(value)
-        values[f.attname] = value
-    obj = model(**values)
-    obj._state.adding = False
-    return obj
+        names.append(f.attname)
+        values.append(value)
+    return model.from_db(connection.alias, names, values)
 
 
 def _exceptions_sql(*, service: Service | str, at: datetime) -> tuple[str, list]:
