@@ -79,7 +79,19 @@ def campaign_exactly(query: str) -> str | None:
     return reverse("admin:access_reviews_campaign_change", args=[pk]) if pk else None
 
 
-needs_you.register("access_reviews", NeedsYouSource("access_reviews", reviews_needing))
+needs_you.register(
+    "access_reviews",
+    NeedsYouSource(
+        "access_reviews",
+        reviews_needing,
+        watches=(
+            "access_reviews.ReviewItem",
+            "access_reviews.Campaign",
+            "access_reviews.Remediation",
+            "access_reviews.System",
+        ),
+    ),
+)
 jump_targets.register(
     "access_reviews",
     JumpTarget(

@@ -55,4 +55,11 @@ def drills_needing(user, now: dt.datetime) -> list[NeedsYouItem]:
     return items
 
 
-needs_you.register("backups", NeedsYouSource("backups", drills_needing))
+needs_you.register(
+    "backups",
+    NeedsYouSource(
+        "backups",
+        drills_needing,
+        watches=("backups.RestoreDrill", "backups.RestoreDrill_participants", "backups.BackupTarget"),
+    ),
+)

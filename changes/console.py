@@ -85,7 +85,14 @@ def changes_titled(query: str, limit: int) -> list[tuple[str, str]]:
     return [(f"{c.reference} {c.title}", reverse("admin:changes_change_change", args=[c.pk])) for c in found]
 
 
-needs_you.register("changes", NeedsYouSource("changes", changes_needing))
+needs_you.register(
+    "changes",
+    NeedsYouSource(
+        "changes",
+        changes_needing,
+        watches=("changes.Change", "changes.Change_approvers", "changes.FreezeException", "changes.FreezeWindow"),
+    ),
+)
 jump_targets.register(
     "changes", JumpTarget("changes", "Changes", "changes.view_change", change_by_reference, changes_titled)
 )

@@ -376,9 +376,13 @@ ALERTMANAGER_MAX_BODY_BYTES = env.int("ALERTMANAGER_MAX_BODY_BYTES", default=DAT
 
 # --- Console --------------------------------------------------------------------------------
 # Dashboard panels that look the same to everyone allowed to see them (aggregates, charts, health)
-# are rendered at most once per this many seconds and shared; "Needs you now" and per-person panels
-# are always fresh. 0 renders every panel on every view.
+# are rendered at most once per this many seconds and shared; per-person panels are always fresh.
+# 0 renders every panel on every view.
 DASHBOARD_PANEL_CACHE_SECONDS = env.int("DASHBOARD_PANEL_CACHE_SECONDS", default=30)
+# A person's "Needs you now" items are kept this long, unless a write to what they are read from
+# commits first (then they are collected again at once); what changes with the clock alone (who is
+# on call, an expired request) shows within this many seconds. 0 collects them on every view.
+NEEDS_YOU_CACHE_SECONDS = env.int("NEEDS_YOU_CACHE_SECONDS", default=30)
 
 # --- Runbooks ---------------------------------------------------------------------------
 # Whether a runbook version's author may also approve (publish) it; off: a second person must.

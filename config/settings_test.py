@@ -30,6 +30,8 @@ STATIC_ROOT = VAR_DIR / "test-static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Every dashboard view renders every panel: a test that changes data sees it (the caching test pins its own).
 DASHBOARD_PANEL_CACHE_SECONDS = 0
+# Tests run inside a transaction that never commits; the needs-you caching tests pin their own.
+NEEDS_YOU_CACHE_SECONDS = 0
 # Browser and admin tests log in with a password; the second-factor tests pin these themselves.
 MFA_REQUIRED_GROUPS: list[str] = []
 MFA_REQUIRE_SUPERUSERS = False

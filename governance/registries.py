@@ -202,10 +202,16 @@ class NeedsYouItem:
 
 @dataclass(frozen=True)
 class NeedsYouSource:
-    """`collect(user, now)` returns the NeedsYouItems `user` has to act on, in a bounded number of queries."""
+    """`collect(user, now)` returns the NeedsYouItems `user` has to act on, in a bounded number of queries.
+
+    `watches` names the models ("app_label.Model", many-to-many through models included) whose writes
+    change what `collect` returns: a committed write to one of them makes every person's cached list
+    stale (governance.console). What changes with the clock alone (who is on call) is bounded by
+    NEEDS_YOU_CACHE_SECONDS."""
 
     name: str
     collect: Callable[[Any, Any], list[NeedsYouItem]]
+    watches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

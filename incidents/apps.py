@@ -36,7 +36,7 @@ class IncidentsConfig(AppConfig):
                 order=10,
                 permission="incidents.view_incident",
                 # The same list for everyone who sees incidents; its clocks run in the browser, and what
-                # concerns the person looking is in "Needs you now", which is always fresh.
+                # concerns the person looking is in "Needs you now", collected again after every relevant write.
                 shared=True,
             ),
         )

@@ -79,7 +79,21 @@ def incidents_titled(query: str, limit: int) -> list[tuple[str, str]]:
     return [(f"{i.reference} {i.title}", reverse("admin:incidents_incident_change", args=[i.pk])) for i in found]
 
 
-needs_you.register("incidents", NeedsYouSource("incidents", incidents_needing))
+needs_you.register(
+    "incidents",
+    NeedsYouSource(
+        "incidents",
+        incidents_needing,
+        watches=(
+            "incidents.Incident",
+            "incidents.ActionItem",
+            "governance.Service",  # its owning team decides whose on-call shift covers it
+            "alerting.OnCallRotation",
+            "alerting.RotationMember",
+            "alerting.OnCallOverride",
+        ),
+    ),
+)
 jump_targets.register(
     "incidents",
     JumpTarget("incidents", "Incidents", "incidents.view_incident", incident_by_reference, incidents_titled),

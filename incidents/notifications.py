@@ -8,7 +8,6 @@ from django.urls import get_script_prefix, reverse
 from . import events
 from .models import Incident
 
-
 _PK = "0-pk-0"
 
 

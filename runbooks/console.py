@@ -50,7 +50,10 @@ def runbooks_titled(query: str, limit: int) -> list[tuple[str, str]]:
     return [(f"{r.title} ({r.slug})", reverse("admin:runbooks_runbook_change", args=[r.pk])) for r in found]
 
 
-needs_you.register("runbooks", NeedsYouSource("runbooks", executions_needing))
+needs_you.register(
+    "runbooks",
+    NeedsYouSource("runbooks", executions_needing, watches=("runbooks.RunbookExecution", "runbooks.Runbook")),
+)
 jump_targets.register(
     "runbooks", JumpTarget("runbooks", "Runbooks", "runbooks.view_runbook", runbook_by_slug, runbooks_titled)
 )

@@ -35,4 +35,4 @@ def exceptions_needing(user, now: dt.datetime) -> list[NeedsYouItem]:
     ]
 
 
-needs_you.register("slos", NeedsYouSource("slos", exceptions_needing))
+needs_you.register("slos", NeedsYouSource("slos", exceptions_needing, watches=("slos.BudgetException", "slos.SLO")))

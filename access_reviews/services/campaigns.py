@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from governance.audit import audit_record, current_context
+from governance.console import needs_you_changed
 from governance.errors import Conflict, NotFound, ValidationFailed
 
 from .. import notifications
@@ -211,6 +212,7 @@ def campaign_launch(
         if batch:
             ReviewItem.objects.bulk_create(batch)
             count += len(batch)
+        needs_you_changed()  # bulk inserts send no signals: the reviewers' lists are stale
         campaign.snapshot_sha256 = digest.hexdigest()
         campaign.item_count = count
         campaign.launch_seconds = round(time.monotonic() - started, 3)
@@ -422,6 +424,7 @@ def campaign_close(*, campaign: Campaign | int, now: datetime | None = None) -> 
             item.decided_at = now
             item.defaulted = True
         ReviewItem.objects.bulk_update(pending, ["decision", "justification", "decided_at", "defaulted"], BULK_BATCH)
+        needs_you_changed()
         if default != Decision.KEEP:
             for item in pending:
                 item.campaign = campaign

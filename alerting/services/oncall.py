@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from governance.audit import audit_record, diff, snapshot
+from governance.console import needs_you_changed
 from governance.errors import ValidationFailed
 
 from ..models import CalendarFeed, CoverageGap, OnCallOverride, OnCallRotation, RotationMember
@@ -48,6 +49,7 @@ def rotation_create(
     RotationMember.objects.bulk_create(
         [RotationMember(rotation=rotation, user=user, position=i) for i, user in enumerate(members)]
     )
+    needs_you_changed()
     audit_record(
         action="create",
         obj=rotation,

@@ -1,6 +1,7 @@
 """The console: "Needs you now" for the person looking, the jump box, a dashboard whose cost does not grow."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 from django.db import connection
@@ -275,6 +276,7 @@ def test_with_the_cache_down_the_dashboard_renders_every_panel_fresh(client, set
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings.DASHBOARD_PANEL_CACHE_SECONDS = 30
+    settings.NEEDS_YOU_CACHE_SECONDS = 30
     settings.CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -282,8 +284,158 @@ def test_with_the_cache_down_the_dashboard_renders_every_panel_fresh(client, set
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
         }
     }
-    IncidentFactory(title="Checkout down", severity="SEV1")
-    client.force_login(superuser("ada.admin"))
+    ada = superuser("ada.admin")
+    IncidentFactory(title="Checkout down", severity="SEV1", commander=ada)
+    client.force_login(ada)
     response = client.get(reverse("admin:index"))
     assert response.status_code == 200
-    assert "Checkout down" in response.content.decode()  # the open-incidents panel, rendered fresh
+    page = response.content.decode()
+    assert "Checkout down" in page  # the open-incidents panel, rendered fresh
+    assert "Checkout down: acknowledge" in page  # and her needs-you list, collected afresh
+
+
+# --- the needs-you cache -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def needs_you_cache(settings):
+    from django.core.cache import cache
+
+    settings.NEEDS_YOU_CACHE_SECONDS = 30
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def retirements(callbacks) -> list:
+    from governance.console import _RetireLists
+
+    return [callback for callback in callbacks if isinstance(callback, _RetireLists)]
+
+
+def source_queries(user) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        needs_you_for(user)
+    return len(captured)
+
+
+def test_a_persons_list_is_kept_until_a_write_to_what_it_reads_commits(
+    needs_you_cache, django_capture_on_commit_callbacks
+):
+    """The second view reads no source; an acknowledgement (committed) retires the list at once, and a
+    write that commits while a list is being collected retires that list too."""
+    from incidents.services import incident_acknowledge
+
+    with django_capture_on_commit_callbacks(execute=True):  # as if each step were its own request
+        commander = person("cora.commander", Role.INCIDENT_COMMANDER)
+        incident = IncidentFactory(title="Checkout down", commander=commander)
+    assert [label for label, _, _ in labels(commander)] == [f"{incident.reference} Checkout down: acknowledge"]
+    assert source_queries(commander) == 0  # from the cache
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        incident_acknowledge(incident=incident, actor=commander)
+    assert len(retirements(callbacks)) == 1
+    assert [label for label, _, _ in labels(commander)] == [f"{incident.reference} Checkout down: post an update"]
+    assert source_queries(commander) == 0
+
+    # A write that commits between reading the generation and storing the list: that list is never served.
+    from governance import console
+
+    real_collect = console._collect
+
+    def collect_then_someone_writes(user, now):
+        found = real_collect(user, now)
+        with django_capture_on_commit_callbacks(execute=True):
+            IncidentFactory(title="Payments down", commander=commander)
+        return found
+
+    with django_capture_on_commit_callbacks(execute=True):
+        console.needs_you_changed()  # a write elsewhere: the next view collects
+    console._collect = collect_then_someone_writes
+    try:
+        assert len(labels(commander)) == 1  # collected before the second incident existed
+    finally:
+        console._collect = real_collect
+    assert len(labels(commander)) == 2  # so collected again
+    assert source_queries(commander) == 0
+
+
+def test_writes_in_one_transaction_retire_the_lists_once_and_other_models_not_at_all(
+    needs_you_cache, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from governance.console import GENERATION_KEY
+    from governance.models import Team
+
+    with django_capture_on_commit_callbacks(execute=True):
+        commander = person("cora.commander", Role.INCIDENT_COMMANDER)
+    labels(commander)
+
+    before = cache.get(GENERATION_KEY)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        for n in range(5):
+            IncidentFactory(title=f"Incident {n}", commander=commander)
+    assert len(retirements(callbacks)) == 1  # one cache write for the whole transaction
+    retired = cache.get(GENERATION_KEY)
+    assert retired != before
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        Team.objects.create(slug="unwatched", name="Unwatched")  # no source reads teams directly
+    assert retirements(callbacks) == []
+    assert cache.get(GENERATION_KEY) == retired
+
+
+def test_a_launched_campaign_reaches_its_reviewers_lists_though_its_items_are_bulk_inserted(
+    needs_you_cache, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        compliance = reviewer_person("compliance", Role.COMPLIANCE_MANAGER)
+        manager = reviewer_person("maria.manager")
+        for name in ("carol", "dave"):
+            reviewer_person(name, role=None, manager=identity_of(manager))
+        owner = reviewer_person("owner", Role.OPS_ADMIN)
+        system = SystemFactory(slug="billing-db", name="Billing DB", owner=owner)
+        template = TemplateFactory(
+            name="Billing quarterly", systems=[system], fallback_reviewer=reviewer_person("fallback"), owner=compliance
+        )
+        snapshot(system, ("carol", "read"), ("dave", "read"))
+    assert labels(manager) == []
+    from access_reviews.models import ReviewItem
+
+    with (
+        mock.patch.object(ReviewItem.objects, "bulk_create", wraps=ReviewItem.objects.bulk_create) as bulk,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        access_services.campaign_launch(template=template)
+    assert bulk.called
+    [(label, _, _)] = labels(manager)
+    assert label.startswith("2 access review items to decide in Billing quarterly")
+
+
+def test_a_failing_source_is_asked_again_on_the_next_view(needs_you_cache):
+    calls = []
+
+    def flaky(user, now):
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("database hiccup")
+        return []
+
+    needs_you.register("zz_flaky", NeedsYouSource("zz_flaky", flaky, watches=("incidents.Incident",)))
+    try:
+        quiet = person("quinn.quiet", Role.RESPONDER)
+        assert needs_you_for(quiet)[1] == ["zz_flaky"]
+        assert needs_you_for(quiet)[1] == []  # not served from the cache: asked again
+        needs_you_for(quiet)
+    finally:
+        needs_you.unregister("zz_flaky")
+    assert len(calls) == 2  # the good answer was kept
+
+
+def test_every_source_says_which_models_it_reads():
+    from governance.console import watched_models
+
+    for name, source in needs_you.items():
+        assert source.watches, f"{name} declares no watched models: its cached lists would never be retired"
+    labels_ = {model._meta.label for model in watched_models()}
+    assert {"incidents.Incident", "access_reviews.ReviewItem", "changes.Change_approvers"} <= labels_
