@@ -1,25 +1,14 @@
 """The one place incidents talk to `alerting`: notifications and escalations for an incident."""
 
-from functools import lru_cache
-
 from django.conf import settings
-from django.urls import get_script_prefix, reverse
+from django.urls import reverse
 
 from . import events
 from .models import Incident
 
-_PK = "0-pk-0"
-
-
-@lru_cache(maxsize=8)
-def _change_path_template(script_prefix: str) -> str:
-    # Reversing through the admin's few hundred URL patterns costs more than the rest of a gate
-    # refusal's reason: reverse once (per script prefix, which reverse() reads) and fill in the key.
-    return reverse("admin:incidents_incident_change", args=[_PK])
-
 
 def admin_url(incident: Incident) -> str:
-    path = _change_path_template(get_script_prefix()).replace(_PK, str(incident.pk))
+    path = reverse("admin:incidents_incident_change", args=[incident.pk])
     return settings.VIGIL_BASE_URL.rstrip("/") + path
 
 

@@ -201,8 +201,8 @@ def test_jump_shows_nothing_a_person_may_not_see(client):
     assert "Secret outage" not in response.content.decode()
 
 
-@pytest.fixture
-def compliance_and_campaign(db):
+def billing_review():
+    """A Billing DB review template: maria.manager reviews carol and dave, olaf.other reviews erin."""
     compliance = reviewer_person("compliance", Role.COMPLIANCE_MANAGER)
     manager = reviewer_person("maria.manager")
     other = reviewer_person("olaf.other")
@@ -214,6 +214,12 @@ def compliance_and_campaign(db):
         name="Billing quarterly", systems=[system], fallback_reviewer=reviewer_person("fallback"), owner=compliance
     )
     snapshot(system, ("carol", "read"), ("dave", "read"), ("erin", "read"))
+    return template, manager, other
+
+
+@pytest.fixture
+def compliance_and_campaign(db):
+    template, manager, other = billing_review()
     access_services.campaign_launch(template=template)
     return manager, other
 
@@ -389,16 +395,7 @@ def test_a_launched_campaign_reaches_its_reviewers_lists_though_its_items_are_bu
     needs_you_cache, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        compliance = reviewer_person("compliance", Role.COMPLIANCE_MANAGER)
-        manager = reviewer_person("maria.manager")
-        for name in ("carol", "dave"):
-            reviewer_person(name, role=None, manager=identity_of(manager))
-        owner = reviewer_person("owner", Role.OPS_ADMIN)
-        system = SystemFactory(slug="billing-db", name="Billing DB", owner=owner)
-        template = TemplateFactory(
-            name="Billing quarterly", systems=[system], fallback_reviewer=reviewer_person("fallback"), owner=compliance
-        )
-        snapshot(system, ("carol", "read"), ("dave", "read"))
+        template, manager, _other = billing_review()
     assert labels(manager) == []
     from access_reviews.models import ReviewItem
 
