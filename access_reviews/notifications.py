@@ -1,12 +1,6 @@
 """The one place access reviews talk to `alerting`."""
 
-from django.conf import settings
-from django.urls import reverse
-
-
-def admin_url(obj) -> str:
-    path = reverse(f"admin:access_reviews_{obj._meta.model_name}_change", args=[obj.pk])
-    return settings.VIGIL_BASE_URL.rstrip("/") + path
+from governance.links import admin_url
 
 
 def send(event_type: str, *, subject: str, key: str, obj, body: str = "", recipients=None, data=None) -> int:

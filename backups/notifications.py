@@ -1,16 +1,9 @@
 """The one place backups talk to `alerting`: backup.failed, backup.rpo_breached, drill.failed, drill.overdue."""
 
-from django.conf import settings
-from django.urls import reverse
-
 from governance.choices import Severity
+from governance.links import admin_url
 
 from .models import BackupTarget, RestoreDrill
-
-
-def admin_url(obj) -> str:
-    path = reverse(f"admin:backups_{obj._meta.model_name}_change", args=[obj.pk])
-    return settings.VIGIL_BASE_URL.rstrip("/") + path
 
 
 def notify_target(

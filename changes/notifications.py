@@ -1,13 +1,8 @@
 """The one place changes talk to `alerting`: `change.suspect` and `change.approval_due`."""
 
-from django.conf import settings
-from django.urls import reverse
+from governance.links import admin_url
 
 from .models import Change
-
-
-def admin_url(change: Change) -> str:
-    return settings.VIGIL_BASE_URL.rstrip("/") + reverse("admin:changes_change_change", args=[change.pk])
 
 
 def notify_change(change: Change, event_type: str, *, key: str, subject: str, body: str = "", recipients=(), data=None):

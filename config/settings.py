@@ -343,14 +343,21 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="vigil@localhost")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # django-axes tells every login at INFO; failures, locks and unlocks are audit events already.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's own loggers answer to LOG_LEVEL too (its defaults keep them at INFO whatever the root's
+        # level, so every 4xx was logged as a warning), through the one console handler: none of Django's
+        # own handlers, which printed twice under DEBUG.
+        "django": {"handlers": [], "level": LOG_LEVEL},
+        # django-axes tells every login at INFO; failures, locks and unlocks are audit events already.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # --- Alerting (notification outbox) ---------------------------------------------------

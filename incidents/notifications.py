@@ -1,15 +1,9 @@
 """The one place incidents talk to `alerting`: notifications and escalations for an incident."""
 
-from django.conf import settings
-from django.urls import reverse
+from governance.links import admin_url
 
 from . import events
 from .models import Incident
-
-
-def admin_url(incident: Incident) -> str:
-    path = reverse("admin:incidents_incident_change", args=[incident.pk])
-    return settings.VIGIL_BASE_URL.rstrip("/") + path
 
 
 def escalation_key(incident: Incident) -> str:

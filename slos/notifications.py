@@ -1,14 +1,9 @@
 """The one place SLOs talk to `alerting`: slo.burn_rate, slo.budget_warning, slo.budget_exhausted,
 slo.evaluation_failed."""
 
-from django.conf import settings
-from django.urls import reverse
+from governance.links import admin_url
 
 from .models import SLO
-
-
-def admin_url(slo: SLO) -> str:
-    return settings.VIGIL_BASE_URL.rstrip("/") + reverse("admin:slos_slo_change", args=[slo.pk])
 
 
 def slo_data(slo: SLO) -> dict:

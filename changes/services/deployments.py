@@ -9,12 +9,13 @@ from django.utils import timezone
 
 from governance.audit import audit_record, current_context, diff, snapshot
 from governance.errors import Conflict, ValidationFailed
+from governance.links import admin_url
 from governance.models import Service
 
 from .. import events
 from ..choices import ChangeKind, ChangeRisk, ChangeStatus, DeploymentStatus
 from ..models import DEFAULT_WATCH_MINUTES, REFERENCE_PREFIX, Change, Deployment, SuspectedCause
-from ..notifications import admin_url, notify_change
+from ..notifications import notify_change
 from .changes import change_create
 
 SUSPECT_SEVERITIES = ("SEV1", "SEV2")

@@ -105,7 +105,7 @@ def check_not_approved(service, environment, version, now) -> list[GateReason]:
 
 
 def check_open_incident(service, environment, version, now) -> list[GateReason]:
-    from incidents.notifications import admin_url
+    from governance.links import admin_url
 
     from ..selectors import open_severe_incidents
 

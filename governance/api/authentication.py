@@ -1,10 +1,12 @@
 """`Authorization: Bearer <api key>` for the API and the inbound webhooks."""
 
+from django.db import DatabaseError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from .. import audit
+from ..models import ApiKey
 from ..security import api_key_refused
 from ..services import api_key_authenticate
 
@@ -31,6 +33,18 @@ class ApiKeyPrincipal:
 
     def __str__(self) -> str:
         return self.username
+
+
+def presented_api_key(request) -> ApiKey | None:
+    """The valid API key the request's `Authorization: Bearer` header carries, else None. Nothing is
+    recorded: refusing a wrong key is ApiKeyAuthentication's (a security event, a 401)."""
+    header = authentication.get_authorization_header(request).split()
+    if len(header) != 2 or header[0].lower() != ApiKeyAuthentication.keyword.lower().encode():
+        return None
+    try:
+        return api_key_authenticate(raw_key=header[1].decode(), ip_address=request.META.get("REMOTE_ADDR"))
+    except (UnicodeError, DatabaseError):  # the database is down: DRF's authentication answers 503
+        return None
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

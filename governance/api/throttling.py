@@ -1,13 +1,18 @@
 """Rate limits for the API (429 in the error format, with Retry-After).
 
-Two fixed-window counters, each one atomic `incr` per request in the shared cache, instead of
-DRF's default of reading and rewriting the whole request history each time:
+Two fixed-window counters in the shared cache, instead of DRF's default of reading and rewriting
+the whole request history each time:
 
 - `ApiKeyRateThrottle` (a DRF throttle): every request made with an API key, per key
   (`API_RATE_LIMIT`).
 - `ClientAddressWriteThrottle`: every write (POST, PUT, PATCH, DELETE) per client address,
   whoever sends it — key, session or nobody (`API_IP_RATE_LIMIT`). It runs in
   governance.api.write_guard, before authentication, so that refused writes count too.
+
+`count_together` counts several in one round trip to Redis (one Lua script: increment, and start
+the window's expiry on its first request). A write made with a valid key is counted per address and
+per key at once in the write guard; each count is kept on the request, so the per-key throttle DRF
+runs later reads it instead of counting the request twice.
 
 The inbound webhooks (Alertmanager) are outside both: in an alert storm every page matters.
 """
@@ -35,28 +40,94 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         # A scope without a rate is not throttled, which is DRF's meaning of a rate of None.
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
-    def allow_request(self, request, view):
+    def window_key(self, request, view) -> str | None:
+        """This request's counter in the current window (None: not counted), and the window's end."""
         if self.rate is None:
-            return True
+            return None
         self.key = self.get_cache_key(request, view)
         if self.key is None:
-            return True
+            return None
         self.now = time.time()
         window = int(self.now // self.duration)
         self.window_ends_at = (window + 1) * self.duration
-        key = f"{self.key}:{window}"
-        try:
-            try:
-                count = cache.incr(key)
-            except ValueError:  # first request of this window
-                count = 1 if cache.add(key, 1, timeout=self.duration + 1) else cache.incr(key)
-        except Exception as exc:  # the cache (Redis) is down: the API keeps answering, unthrottled, until it is back
-            logger.warning("rate limit %s not applied, the cache is unavailable: %s", self.scope, exc)
+        return f"{self.key}:{window}"
+
+    def allow_request(self, request, view):
+        key = self.window_key(request, view)
+        if key is None:
             return True
-        return count <= self.num_requests
+        counts = _counted(request)
+        if key not in counts:
+            count_together(request, [(self, key)])
+        return counts.get(key, 0) <= self.num_requests
 
     def wait(self):
         return max(self.window_ends_at - self.now, 1)
+
+
+_INCREMENT_ALL = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    counts[i] = redis.call('INCR', key)
+    if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+end
+return counts
+"""
+_increment_script = None
+
+
+def _counted(request) -> dict[str, int]:
+    """The counts this request has already taken, by counter (kept on Django's request)."""
+    request = getattr(request, "_request", request)
+    if not hasattr(request, "vigil_rate_counts"):
+        request.vigil_rate_counts = {}
+    return request.vigil_rate_counts
+
+
+def count_together(request, counters: list[tuple[FixedWindowRateThrottle, str]]) -> None:
+    """Count this request on each (throttle, window key) in one round trip and keep the counts on the
+    request. If the cache (Redis) is down, nothing is counted: the API keeps answering, unthrottled,
+    until it is back."""
+    global _increment_script
+    if not counters:
+        return
+    counts = _counted(request)
+    keys = [key for _, key in counters]
+    try:
+        client = getattr(cache, "client", None)
+        if hasattr(client, "get_client"):  # django-redis: one script for every counter
+            if _increment_script is None:
+                _increment_script = client.get_client(write=True).register_script(_INCREMENT_ALL)
+            found = _increment_script(
+                keys=[cache.make_key(key) for key in keys],
+                args=[int(throttle.duration) + 1 for throttle, _ in counters],
+                client=client.get_client(write=True),
+            )
+        else:  # another cache backend (no REDIS_URL): one atomic increment each
+            found = [_increment(key, int(throttle.duration) + 1) for throttle, key in counters]
+    except Exception as exc:
+        scopes = ", ".join(throttle.scope for throttle, _ in counters)
+        logger.warning("rate limit %s not applied, the cache is unavailable: %s", scopes, exc)
+        found = [0] * len(keys)
+    counts.update(zip(keys, (int(n) for n in found), strict=True))
+
+
+def exceeded_wait(request, throttles: list[FixedWindowRateThrottle]) -> float | None:
+    """Count the request on each throttle's counter (one round trip for all of them): the seconds
+    until the client may try again when any limit is exceeded, else None."""
+    counters = [(throttle, key) for throttle in throttles if (key := throttle.window_key(request, None))]
+    counts = _counted(request)
+    if counters:
+        count_together(request, [(throttle, key) for throttle, key in counters if key not in counts])
+    waits = [throttle.wait() for throttle, key in counters if counts.get(key, 0) > throttle.num_requests]
+    return max(waits) if waits else None
+
+
+def _increment(key: str, timeout: int) -> int:
+    try:
+        return cache.incr(key)
+    except ValueError:  # first request of this window
+        return 1 if cache.add(key, 1, timeout=timeout) else cache.incr(key)
 
 
 class ApiKeyRateThrottle(FixedWindowRateThrottle):
@@ -64,9 +135,14 @@ class ApiKeyRateThrottle(FixedWindowRateThrottle):
 
     scope = "api_key"
 
+    def __init__(self, api_key: ApiKey | None = None):
+        super().__init__()
+        self.api_key = api_key  # counted before DRF authenticates (the write guard): the key it verified
+
     def get_cache_key(self, request, view):
-        if isinstance(request.auth, ApiKey):
-            return self.cache_format % {"scope": self.scope, "ident": request.auth.prefix}
+        api_key = self.api_key or getattr(request, "auth", None)
+        if isinstance(api_key, ApiKey):
+            return self.cache_format % {"scope": self.scope, "ident": api_key.prefix}
         return None
 
 

@@ -4,7 +4,8 @@ within the size limit (413) — every answer in the error format.
 A Django middleware rather than DRF's throttle and parser hooks, for two reasons:
 - DRF checks throttles after authentication and permissions, so anonymous writes and writes with
   a wrong key would never be counted; here every client is counted (key, session or nobody)
-  before a key is looked up or a refusal recorded.
+  before a refusal is recorded. A write with a valid key is counted against that key's limit in
+  the same round trip to Redis (governance.api.throttling.count_together).
 - DRF checks the media type and Django the size only when a view reads its body, and a view that
   needs none (acknowledge) or reads the raw bytes (a backup tool's report) never asks. Here every
   write endpoint answers alike, and an oversized body is refused from its Content-Length unread.
@@ -19,8 +20,9 @@ from django.http import JsonResponse
 from rest_framework.exceptions import Throttled
 
 from ..registries import webhooks
+from .authentication import presented_api_key
 from .errors import error_body
-from .throttling import WRITE_METHODS, ClientAddressWriteThrottle
+from .throttling import WRITE_METHODS, ApiKeyRateThrottle, ClientAddressWriteThrottle, exceeded_wait
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -62,9 +64,14 @@ class ApiWriteGuardMiddleware:
         if view_class is not None and not hasattr(view_class, request.method.lower()):
             return None  # the view answers 405 for a method it does not have
         if not is_ingestion(request.path_info):
-            throttle = ClientAddressWriteThrottle()
-            if not throttle.allow_request(request, None):
-                return rate_limited_response(throttle.wait())
+            # A valid key is counted here too, in the same round trip; DRF's per-key throttle reads that count.
+            throttles = [ClientAddressWriteThrottle()]
+            api_key = presented_api_key(request)
+            if api_key is not None:
+                throttles.append(ApiKeyRateThrottle(api_key))
+            wait = exceeded_wait(request, throttles)
+            if wait is not None:
+                return rate_limited_response(wait)
         return self._body_refusal(request)
 
     def _body_refusal(self, request) -> JsonResponse | None:

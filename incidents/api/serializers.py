@@ -7,10 +7,10 @@ from rest_framework import serializers
 
 from governance.api.serializers import JSONInputSerializer, OptionalURLField
 from governance.choices import Severity
+from governance.links import admin_url
 from governance.models import Service
 
 from ..models import REFERENCE_PREFIX, Incident, IncidentEvent
-from ..notifications import admin_url
 
 
 class UTCDateTimeField(serializers.DateTimeField):

@@ -86,3 +86,24 @@ def test_json_nested_deeper_than_python_recurses_is_a_400(api):
     response = api.generic("POST", ECHO, body, content_type="application/json")
     assert response.status_code == 400
     assert _error(response)["code"] == "invalid_json"
+
+
+def test_each_input_serializer_binds_its_own_copy_of_every_field():
+    """JSONInputSerializer shallow-copies scalar fields instead of DRF's deep copy: each serializer still
+    gets fields of its own, bound to it, and the declared ones stay unbound for the next."""
+    from changes.api.serializers import ChangeCreateSerializer, GateInputSerializer
+
+    good = GateInputSerializer(data={"service": "payments", "environment": "production", "version": "1"})
+    bad = GateInputSerializer(data={"service": "not a slug!", "environment": "production", "version": ""})
+    assert good.is_valid(), good.errors
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"service", "version"}
+    for name, declared in GateInputSerializer._declared_fields.items():
+        assert good.fields[name] is not bad.fields[name]
+        assert declared not in (good.fields[name], bad.fields[name])
+        assert (good.fields[name].parent, bad.fields[name].parent) == (good, bad)
+        assert (declared.parent, declared.field_name) == (None, None)
+    assert good.validated_data == {"service": "payments", "environment": "production", "version": "1", "change": ""}
+    # A field with a child (services: a list of slugs) is deep-copied as DRF does: its child too.
+    first, second = ChangeCreateSerializer(data={}), ChangeCreateSerializer(data={})
+    assert first.fields["services"].child is not second.fields["services"].child

@@ -220,6 +220,58 @@ def test_requests_with_one_key_share_one_limit(settings, api_client_for, time_ma
     assert key_b.get("/api/v1/incidents/").status_code == 200
 
 
+@pytest.mark.django_db
+def test_a_keyed_write_is_counted_once_per_address_and_once_per_key_in_one_round_trip(
+    settings, api_client_for, time_machine, monkeypatch
+):
+    """The write guard counts both limits in one call to Redis; DRF's per-key throttle reads that count
+    instead of counting the request again."""
+    from governance.api import throttling
+
+    time_machine.move_to(dt.datetime(2026, 11, 20, 12, 0, 30, tzinfo=dt.UTC), tick=False)
+    _rates(settings, api_key="3/min", api_ip="100/min")
+    calls = []
+    real = throttling.count_together
+    monkeypatch.setattr(
+        throttling, "count_together", lambda request, counters: calls.append(counters) or real(request, counters)
+    )
+    key = api_client_for("incidents:write", "incidents:read")
+    address = {"REMOTE_ADDR": "198.51.100.30"}
+    assert [key.post(ACK, **address).status_code for _ in range(3)] == [404, 404, 404]
+    assert [[throttle.scope for throttle, _ in counters] for counters in calls] == [["api_ip", "api_key"]] * 3
+    window = int(dt.datetime(2026, 11, 20, 12, 0, 30, tzinfo=dt.UTC).timestamp() // 60)
+    assert cache.get(f"throttle_api_key_{key.api_key.prefix}:{window}") == 3
+    assert cache.get(f"throttle_api_ip_198.51.100.30:{window}") == 3
+
+    # The key's fourth request is refused, a write by the guard and a read by DRF's throttle alike.
+    refused = key.post(ACK, **address)
+    assert refused.status_code == 429 and _error(refused)["code"] == "rate_limited"
+    assert refused["Retry-After"] == "30"
+    assert key.get("/api/v1/incidents/", **address).status_code == 429
+    assert cache.get(f"throttle_api_key_{key.api_key.prefix}:{window}") == 5
+
+
+@pytest.mark.django_db
+def test_the_limits_fail_open_while_redis_is_down(settings, api_client_for, caplog):
+    from django.test import override_settings
+
+    from tests.servers import free_port
+
+    _rates(settings, api_key="1/min", api_ip="1/min")
+    key = api_client_for("incidents:write", "incidents:read")
+    dead_redis = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+    }
+    with override_settings(CACHES={"default": dead_redis}):
+        statuses = [key.post(ACK, REMOTE_ADDR="198.51.100.40").status_code for _ in range(3)]
+        statuses += [key.get("/api/v1/incidents/").status_code for _ in range(2)]
+    assert statuses == [404, 404, 404, 200, 200]
+    assert "rate limit api_ip, api_key not applied, the cache is unavailable" in caplog.text
+    assert "rate limit api_key not applied, the cache is unavailable" in caplog.text
+
+
 def _alertmanager_payload(n: int) -> dict:
     return {
         "version": "4",
