@@ -3,6 +3,7 @@
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 
 from django.db import connection, models
 from django.db.models import Prefetch, Q, QuerySet
@@ -171,20 +172,31 @@ class GateFacts:
         return None
 
 
+@lru_cache(maxsize=64)
+def _row_plan(model, columns: tuple[str, ...]) -> tuple[list[str], list]:
+    """The model's fields among a row's columns, in the model's order, each with what turns its JSON value
+    into the field's Python value (datetimes and times come as ISO text; None: as it is)."""
+    names, converters = [], []
+    for f in model._meta.concrete_fields:
+        if f.attname in columns:
+            names.append(f.attname)
+            if isinstance(f, models.DateTimeField):
+                converters.append(datetime.fromisoformat)
+            elif isinstance(f, models.TimeField):
+                converters.append(time.fromisoformat)
+            else:
+                converters.append(None)
+    return names, converters
+
+
 def _from_json(model, row: dict):
     """A model instance from one row of the gate's query, the way the ORM builds one (`from_db`):
     positional values, columns the row lacks deferred — no per-field defaults computed."""
-    names, values = [], []
-    for f in model._meta.concrete_fields:
-        if f.attname not in row:
-            continue
-        value = row[f.attname]
-        if isinstance(value, str) and isinstance(f, models.DateTimeField):
-            value = datetime.fromisoformat(value)
-        elif isinstance(value, str) and isinstance(f, models.TimeField):
-            value = time.fromisoformat(value)
-        names.append(f.attname)
-        values.append(value)
+    names, converters = _row_plan(model, tuple(row))
+    values = [
+        convert(value) if convert is not None and isinstance(value, str) else value
+        for convert, value in zip(converters, (row[name] for name in names), strict=True)
+    ]
     return model.from_db(connection.alias, names, values)
 
 
