@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta
 from functools import lru_cache
 
 from django.db import connection, models
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import DEFERRED, Prefetch, Q, QuerySet
 
 from governance.db_prepared import fetch_prepared
 from governance.models import Service
@@ -173,31 +173,33 @@ class GateFacts:
 
 
 @lru_cache(maxsize=64)
-def _row_plan(model, columns: tuple[str, ...]) -> tuple[list[str], list]:
-    """The model's fields among a row's columns, in the model's order, each with what turns its JSON value
-    into the field's Python value (datetimes and times come as ISO text; None: as it is)."""
-    names, converters = [], []
-    for f in model._meta.concrete_fields:
+def _row_plan(model, columns: tuple[str, ...]) -> tuple[int, list[tuple[int, str, object]]]:
+    """For a row with these columns: how many concrete fields the model has, and for each field the row
+    holds, its position, its name and what turns its JSON value into the field's value (datetimes and
+    times come as ISO text; None: as it is)."""
+    fields = model._meta.concrete_fields
+    plan = []
+    for position, f in enumerate(fields):
         if f.attname in columns:
-            names.append(f.attname)
             if isinstance(f, models.DateTimeField):
-                converters.append(datetime.fromisoformat)
+                convert = datetime.fromisoformat
             elif isinstance(f, models.TimeField):
-                converters.append(time.fromisoformat)
+                convert = time.fromisoformat
             else:
-                converters.append(None)
-    return names, converters
+                convert = None
+            plan.append((position, f.attname, convert))
+    return len(fields), plan
 
 
 def _from_json(model, row: dict):
-    """A model instance from one row of the gate's query, the way the ORM builds one (`from_db`):
-    positional values, columns the row lacks deferred — no per-field defaults computed."""
-    names, converters = _row_plan(model, tuple(row))
-    values = [
-        convert(value) if convert is not None and isinstance(value, str) else value
-        for convert, value in zip(converters, (row[name] for name in names), strict=True)
-    ]
-    return model.from_db(connection.alias, names, values)
+    """A model instance from one row of the gate's query, the way the ORM builds one (`from_db`): a value
+    per concrete field, DEFERRED where the row lacks the column — no per-field defaults computed."""
+    size, plan = _row_plan(model, tuple(row))
+    values = [DEFERRED] * size
+    for position, name, convert in plan:
+        value = row[name]
+        values[position] = convert(value) if convert is not None and isinstance(value, str) else value
+    return model.from_db(connection.alias, None, values)
 
 
 def _exceptions_sql(*, service: Service | str, at: datetime) -> tuple[str, list]:
