@@ -53,13 +53,7 @@ class FixedWindowRateThrottle(SimpleRateThrottle):
         return f"{self.key}:{window}"
 
     def allow_request(self, request, view):
-        key = self.window_key(request, view)
-        if key is None:
-            return True
-        counts = _counted(request)
-        if key not in counts:
-            count_together(request, [(self, key)])
-        return counts.get(key, 0) <= self.num_requests
+        return exceeded_wait(request, [self], view) is None
 
     def wait(self):
         return max(self.window_ends_at - self.now, 1)
@@ -89,8 +83,6 @@ def count_together(request, counters: list[tuple[FixedWindowRateThrottle, str]])
     request. If the cache (Redis) is down, nothing is counted: the API keeps answering, unthrottled,
     until it is back."""
     global _increment_script
-    if not counters:
-        return
     counts = _counted(request)
     keys = [key for _, key in counters]
     try:
@@ -112,13 +104,14 @@ def count_together(request, counters: list[tuple[FixedWindowRateThrottle, str]])
     counts.update(zip(keys, (int(n) for n in found), strict=True))
 
 
-def exceeded_wait(request, throttles: list[FixedWindowRateThrottle]) -> float | None:
-    """Count the request on each throttle's counter (one round trip for all of them): the seconds
-    until the client may try again when any limit is exceeded, else None."""
-    counters = [(throttle, key) for throttle in throttles if (key := throttle.window_key(request, None))]
+def exceeded_wait(request, throttles: list[FixedWindowRateThrottle], view=None) -> float | None:
+    """Count the request on each throttle's counter it has not been counted on yet (one round trip for
+    all of them): the seconds until the client may try again when any limit is exceeded, else None."""
+    counters = [(throttle, key) for throttle in throttles if (key := throttle.window_key(request, view))]
     counts = _counted(request)
-    if counters:
-        count_together(request, [(throttle, key) for throttle, key in counters if key not in counts])
+    uncounted = [(throttle, key) for throttle, key in counters if key not in counts]
+    if uncounted:
+        count_together(request, uncounted)
     waits = [throttle.wait() for throttle, key in counters if counts.get(key, 0) > throttle.num_requests]
     return max(waits) if waits else None
 
