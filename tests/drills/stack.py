@@ -235,10 +235,15 @@ print(json.dumps({{"api_key": issued.raw_key}}))
         except requests.RequestException:
             return 0
 
-    def wait_ready(self, *, timeout: float = 60) -> None:
+    def wait_ready(self, *, timeout: float = 60, in_a_row: int = 8) -> None:
+        """Until /health/ready answers 200 `in_a_row` times running, each on a new connection (any web
+        worker). A single 200 was not enough: in one CI run the next answer, the drill probe's first,
+        was a 503 before any fault, and the drill read that as the fault's."""
         deadline = time.monotonic() + timeout
+        ready = 0
         while time.monotonic() < deadline:
-            if self.get("/health/ready") == 200:
+            ready = ready + 1 if self.get("/health/ready") == 200 else 0
+            if ready >= in_a_row:
                 return
             time.sleep(0.25)
         raise AssertionError(f"/health/ready did not answer 200 within {timeout} s:\n{self.logs()}")
