@@ -1,11 +1,12 @@
 """Non-trivial reads of the changes app."""
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models import DEFERRED, Prefetch, Q, QuerySet
 
 from governance.db_prepared import fetch_prepared
@@ -122,17 +123,26 @@ def change_for_release(*, service: Service, version: str) -> Change | None:
     return found[0] if found else None
 
 
+def _sql_literals(values) -> str:
+    """Vigil's own choice values as SQL string literals (letters, digits and underscores only)."""
+    for value in values:
+        if not re.fullmatch(r"\w+", value, re.ASCII):
+            raise ValueError(f"not a plain choice value: {value!r}")
+    return ", ".join(f"'{value}'" for value in values)
+
+
 def _incidents_sql(*, service: Service | str, limit: int) -> tuple[str, list]:
     from incidents.models import Incident
 
-    statuses = [str(s) for s in OPEN_STATUSES]
+    # The open statuses are literals, not parameters: a prepared statement's generic plan can then use the
+    # partial index of open incidents (incident_open_by_service) and reads none of the service's history.
     service_sql, service_params = _service_ref(service)
     sql = (
         f"SELECT id, title, severity, status, service_id, declared_at FROM {Incident._meta.db_table} "
         f"WHERE service_id = {service_sql} AND severity IN (%s, %s) "
-        f"AND status IN ({', '.join(['%s'] * len(statuses))}) ORDER BY declared_at DESC, id DESC LIMIT %s"
+        f"AND status IN ({_sql_literals(OPEN_STATUSES)}) ORDER BY declared_at DESC, id DESC LIMIT %s"
     )
-    return sql, [*service_params, "SEV1", "SEV2", *statuses, limit]
+    return sql, [*service_params, "SEV1", "SEV2", limit]
 
 
 def open_severe_incidents(*, service: Service, limit: int = 10) -> list:
@@ -193,13 +203,14 @@ def _row_plan(model, columns: tuple[str, ...]) -> tuple[int, list[tuple[int, str
 
 def _from_json(model, row: dict):
     """A model instance from one row of the gate's query, the way the ORM builds one (`from_db`): a value
-    per concrete field, DEFERRED where the row lacks the column — no per-field defaults computed."""
+    per concrete field, DEFERRED where the row lacks the column — no per-field defaults computed. The
+    gate reads through the default connection (fetch_prepared)."""
     size, plan = _row_plan(model, tuple(row))
     values = [DEFERRED] * size
     for position, name, convert in plan:
         value = row[name]
         values[position] = convert(value) if convert is not None and isinstance(value, str) else value
-    return model.from_db(connection.alias, None, values)
+    return model.from_db(DEFAULT_DB_ALIAS, None, values)
 
 
 def _exceptions_sql(*, service: Service | str, at: datetime) -> tuple[str, list]:

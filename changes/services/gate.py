@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from governance.audit import current_context
@@ -182,6 +182,7 @@ def _record(decision: GateDecision) -> GateDecision:
     that transaction only. The pipeline's answer does not wait on the disk; a database crash could lose
     at most the last fraction of a second of decisions, never corrupt them. Inside an outer transaction
     (tests, a caller's atomic block) and on SQLite it is a plain insert."""
+    connection = connections[DEFAULT_DB_ALIAS]
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         decision.save(force_insert=True)
         return decision

@@ -21,7 +21,7 @@ import ipaddress
 import logging
 import time
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -86,14 +86,16 @@ def count_together(request, counters: list[tuple[FixedWindowRateThrottle, str]])
     counts = _counted(request)
     keys = [key for _, key in counters]
     try:
-        client = getattr(cache, "client", None)
+        store = caches[DEFAULT_CACHE_ALIAS]  # once: each read through the `cache` proxy is a per-thread lookup
+        client = getattr(store, "client", None)
         if hasattr(client, "get_client"):  # django-redis: one script for every counter
+            redis = client.get_client(write=True)
             if _increment_script is None:
-                _increment_script = client.get_client(write=True).register_script(_INCREMENT_ALL)
+                _increment_script = redis.register_script(_INCREMENT_ALL)
             found = _increment_script(
-                keys=[cache.make_key(key) for key in keys],
+                keys=[store.make_key(key) for key in keys],
                 args=[int(throttle.duration) + 1 for throttle, _ in counters],
-                client=client.get_client(write=True),
+                client=redis,
             )
         else:  # another cache backend (no REDIS_URL): one atomic increment each
             found = [_increment(key, int(throttle.duration) + 1) for throttle, key in counters]

@@ -287,3 +287,33 @@ def test_outside_a_transaction_the_decision_is_a_prepared_insert_that_keeps_ever
                 ["%gate_service%", "%INSERT INTO changes_gatedecision%"],
             )
             assert cursor.fetchone()[0] == 2
+
+
+def test_the_open_incident_read_keeps_to_open_incidents_in_a_prepared_plan(service, commander):
+    """A prepared statement runs on a generic plan, planned without its parameters. The open statuses are
+    literals in the gate's incident read, so that plan can use the partial index of open incidents
+    (incident_open_by_service) instead of walking the service's whole history."""
+    from django.db import connection
+
+    from changes.selectors import _incidents_sql
+
+    for incident in IncidentFactory.create_batch(3, service=service, severity="SEV1", commander=commander):
+        incident_services.incident_acknowledge(incident=incident, actor=commander)
+        incident_services.incident_resolve(incident=incident, actor=commander)
+    IncidentFactory(service=service, severity="SEV1", commander=commander)
+    sql, params = _incidents_sql(service=service, limit=10)
+    numbered = sql.split("%s")
+    statement = "".join(f"{part}${n}" for n, part in enumerate(numbered[:-1], start=1)) + numbered[-1]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"PREPARE gate_incidents AS {statement}")
+        try:
+            cursor.execute(f"EXPLAIN EXECUTE gate_incidents({', '.join(['%s'] * len(params))})", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            cursor.execute(f"EXECUTE gate_incidents({', '.join(['%s'] * len(params))})", params)
+            found = cursor.fetchall()
+        finally:
+            cursor.execute("DEALLOCATE gate_incidents")
+    assert "incident_open_by_service" in plan, plan
+    assert len(found) == 1
