@@ -289,11 +289,15 @@ class FreezeException(TimeStampedModel):
 class GateDecision(models.Model):
     """Every answer of the release gate: who asked, for what, allowed or not, and why."""
 
-    asked_at = models.DateTimeField(db_index=True)
-    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+")
+    # Every pipeline call appends a row, so the table keeps only the indexes something reads (Meta.indexes):
+    # no separate index on asked_at or service (the composite ones lead with them).
+    asked_at = models.DateTimeField()
+    service = models.ForeignKey(Service, on_delete=models.PROTECT, related_name="+", db_index=False)
     environment = models.CharField(max_length=64)
     version = models.CharField(max_length=200)
-    change = models.ForeignKey(Change, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    change = models.ForeignKey(
+        Change, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     allowed = models.BooleanField()
     reasons = models.JSONField(default=list, blank=True)
     # Plain ids like the audit trail: deleting a user or key must not rewrite history.
@@ -303,6 +307,7 @@ class GateDecision(models.Model):
         blank=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     actor_api_key_id = models.BigIntegerField(null=True, blank=True)
@@ -314,6 +319,8 @@ class GateDecision(models.Model):
         indexes = [
             models.Index(fields=["-asked_at", "-id"], name="gatedecision_recent"),
             models.Index(fields=["service", "-asked_at"], name="gatedecision_service"),
+            # Only the decisions that name a change (PROTECT looks them up); most name none.
+            models.Index(fields=["change"], condition=models.Q(change__isnull=False), name="gatedecision_change"),
         ]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ from governance.db_prepared import fetch_prepared
 from governance.models import Service
 from governance.registries import GATE_SERVICE_ID
 from incidents.choices import OPEN_STATUSES
+from incidents.models import REFERENCE_PREFIX as INCIDENT_REFERENCE_PREFIX
 
 from .choices import TERMINAL_STATUSES, ChangeKind, ExceptionStatus, FreezeRecurrence
 from .freeze import active_occurrence, occurrences
@@ -138,18 +139,40 @@ def _incidents_sql(*, service: Service | str, limit: int) -> tuple[str, list]:
     # partial index of open incidents (incident_open_by_service) and reads none of the service's history.
     service_sql, service_params = _service_ref(service)
     sql = (
-        f"SELECT id, title, severity, status, service_id, declared_at FROM {Incident._meta.db_table} "
+        f"SELECT id, title, severity, status, declared_at FROM {Incident._meta.db_table} "
         f"WHERE service_id = {service_sql} AND severity IN (%s, %s) "
         f"AND status IN ({_sql_literals(OPEN_STATUSES)}) ORDER BY declared_at DESC, id DESC LIMIT %s"
     )
     return sql, [*service_params, "SEV1", "SEV2", limit]
 
 
-def open_severe_incidents(*, service: Service, limit: int = 10) -> list:
-    """Open SEV1/SEV2 incidents of the service, newest first (raw SQL: gate path)."""
-    from incidents.models import Incident
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    """An open SEV1/SEV2 as the gate names it in a reason: a row, not an Incident (the gate builds up to ten
+    while a pipeline waits, and needs none of a model's machinery)."""
 
-    return list(Incident.objects.raw(*_incidents_sql(service=service, limit=limit)))
+    pk: int
+    reference: str
+    title: str
+    severity: str
+    status: str
+    declared_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict) -> "OpenIncident":
+        declared_at = row["declared_at"]
+        if isinstance(declared_at, str):  # row_to_json's ISO text
+            declared_at = datetime.fromisoformat(declared_at)
+        pk = row["id"]
+        return cls(pk, f"{INCIDENT_REFERENCE_PREFIX}{pk}", row["title"], row["severity"], row["status"], declared_at)
+
+
+def open_severe_incidents(*, service: Service, limit: int = 10) -> list[OpenIncident]:
+    """Open SEV1/SEV2 incidents of the service, newest first (raw SQL: gate path)."""
+    with connection.cursor() as cursor:
+        cursor.execute(*_incidents_sql(service=service, limit=limit))
+        columns = [column[0] for column in cursor.description]
+        return [OpenIncident.from_row(dict(zip(columns, row, strict=True))) for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True)
@@ -227,8 +250,6 @@ def gate_facts(*, service: Service | str, version: str, at: datetime, checks=(),
     approved exceptions and the rows every check in `checks` names (GateCheck.facts), in one round trip on
     PostgreSQL: a pipeline waits on the gate, and its latency is mostly round trips. None when no service
     has that slug. On SQLite changes' facts are read one by one and the other checks read for themselves."""
-    from incidents.models import Incident
-
     if connection.vendor != "postgresql":
         if isinstance(service, str):
             service = Service.objects.filter(slug=service).first()
@@ -273,7 +294,7 @@ def gate_facts(*, service: Service | str, version: str, at: datetime, checks=(),
     windows = sorted((_from_json(FreezeWindow, r) for r in found.get("w", [])), key=lambda w: (w.name, w.pk))
     changes = [_from_json(Change, r) for r in found.get("c", [])]
     incidents = sorted(
-        (_from_json(Incident, r) for r in found.get("i", [])), key=lambda i: (i.declared_at, i.pk), reverse=True
+        (OpenIncident.from_row(r) for r in found.get("i", [])), key=lambda i: (i.declared_at, i.pk), reverse=True
     )
     check_rows = {check.name: found.get(f"x{n}", []) for n, check in enumerate(checks) if check.facts is not None}
     return GateFacts(

@@ -24,12 +24,14 @@ api_docs = csp_update({"img-src": ["data:"]})(
     SpectacularSwaggerSplitView.as_view(url_name="api-schema", template_name="api/docs.html")
 )
 
+# The prefixed paths first: a request for one of them is then not tried against every path of the
+# unprefixed include (/health, /metrics, ...) before it, and a prefix that does not match is a cheap test.
 urlpatterns = [
-    path("", include("governance.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
+    path("", include("governance.urls")),
 ]
 # Uploaded evidence, for people who may view its record (never a public folder, debug or not).
 urlpatterns.append(path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media"))

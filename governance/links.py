@@ -23,18 +23,31 @@ def _change_path_around_id(label: str, script_prefix: str, urlconf: str) -> tupl
     return (head, tail) if marker else None
 
 
-def admin_path(obj) -> str:
-    """The path of `obj`'s admin change page, as `reverse()` gives it."""
-    opts = obj._meta
+def admin_paths(model, pks) -> list[str]:
+    """The paths of the admin change pages of `model`'s rows `pks`, as `reverse()` gives them: the path
+    around the id is looked up once for all of them."""
+    opts = model._meta
     label = f"{opts.app_label}_{opts.model_name}"
-    pk = obj.pk
-    if isinstance(pk, int):
-        around = _change_path_around_id(label, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
-        if around is not None:
-            return f"{around[0]}{pk}{around[1]}"
-    return reverse(f"admin:{label}_change", args=[pk])
+    around = _change_path_around_id(label, get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
+    return [
+        f"{around[0]}{pk}{around[1]}"
+        if around is not None and isinstance(pk, int)
+        else reverse(f"admin:{label}_change", args=[pk])
+        for pk in pks
+    ]
+
+
+def admin_path(obj) -> str:
+    """The path of `obj`'s admin change page."""
+    return admin_paths(type(obj), [obj.pk])[0]
+
+
+def admin_urls(model, pks) -> list[str]:
+    """The absolute URLs of the admin change pages of `model`'s rows `pks`."""
+    base = settings.VIGIL_BASE_URL.rstrip("/")
+    return [base + path for path in admin_paths(model, pks)]
 
 
 def admin_url(obj) -> str:
     """The absolute URL of `obj`'s admin change page."""
-    return settings.VIGIL_BASE_URL.rstrip("/") + admin_path(obj)
+    return admin_urls(type(obj), [obj.pk])[0]

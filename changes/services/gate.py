@@ -105,19 +105,21 @@ def check_not_approved(service, environment, version, now) -> list[GateReason]:
 
 
 def check_open_incident(service, environment, version, now) -> list[GateReason]:
-    from governance.links import admin_url
+    from governance.links import admin_urls
+    from incidents.models import Incident
 
     from ..selectors import open_severe_incidents
 
     facts = _prefetched(service, version, now)
+    incidents = facts.incidents if facts else open_severe_incidents(service=service)
     return [
         GateReason(
             "open_incident",
             f"{incident.reference} ({incident.severity}, {incident.status}) is open on {service.slug}: "
             f"{incident.title}",
-            {"incident": incident.reference, "severity": incident.severity, "url": admin_url(incident)},
+            {"incident": incident.reference, "severity": incident.severity, "url": url},
         )
-        for incident in (facts.incidents if facts else open_severe_incidents(service=service))
+        for incident, url in zip(incidents, admin_urls(Incident, [i.pk for i in incidents]), strict=True)
     ]
 
 
