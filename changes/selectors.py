@@ -20,6 +20,7 @@ from .freeze import active_occurrence, occurrences
 from .models import Change, Deployment, FreezeException, FreezeWindow
 
 WHAT_CHANGED_BEFORE = timedelta(hours=24)
+GATE_SEVERITIES = ("SEV1", "SEV2")  # the open incidents that refuse a release
 PANEL_LIMIT = 50
 
 
@@ -43,11 +44,12 @@ def _freeze_sql(*, service: Service | str, at: datetime) -> tuple[str, list]:
     through = FreezeWindow.services.through._meta.db_table
     service_sql, service_params = _service_ref(service)
     sql = (
-        f"SELECT w.* FROM {window} w WHERE w.active AND (w.recurrence <> %s OR w.ends_at > %s) "
+        f"SELECT w.* FROM {window} w WHERE w.active "
+        f"AND (w.recurrence <> {_sql_literals((FreezeRecurrence.ONCE,))} OR w.ends_at > %s) "
         f"AND (w.all_services OR EXISTS (SELECT 1 FROM {through} s WHERE s.freezewindow_id = w.id "
         f"AND s.service_id = {service_sql})) ORDER BY w.name, w.id"
     )
-    return sql, [FreezeRecurrence.ONCE.value, at, *service_params]
+    return sql, [at, *service_params]
 
 
 def _freeze_candidates(*, service: Service, at: datetime):
@@ -108,14 +110,14 @@ def freeze_conflicts(*, change: Change) -> list[tuple[FreezeWindow, datetime, da
 def _change_sql(*, service: Service | str, version: str) -> tuple[str, list]:
     change = Change._meta.db_table
     through = Change.services.through._meta.db_table
-    terminal = ", ".join(["%s"] * len(TERMINAL_STATUSES))
     service_sql, service_params = _service_ref(service)
     sql = (
-        f"SELECT c.* FROM {change} c WHERE c.release_tag = %s AND c.kind <> %s AND c.status NOT IN ({terminal}) "
+        f"SELECT c.* FROM {change} c WHERE c.release_tag = %s AND c.kind <> {_sql_literals((ChangeKind.STANDARD,))} "
+        f"AND c.status NOT IN ({_sql_literals(TERMINAL_STATUSES)}) "
         f"AND EXISTS (SELECT 1 FROM {through} s WHERE s.change_id = c.id AND s.service_id = {service_sql}) "
         "ORDER BY c.created_at DESC, c.id DESC LIMIT 1"
     )
-    return sql, [version, ChangeKind.STANDARD.value, *[str(s) for s in TERMINAL_STATUSES], *service_params]
+    return sql, [version, *service_params]
 
 
 def change_for_release(*, service: Service, version: str) -> Change | None:
@@ -124,8 +126,10 @@ def change_for_release(*, service: Service, version: str) -> Change | None:
     return found[0] if found else None
 
 
-def _sql_literals(values) -> str:
-    """Vigil's own choice values as SQL string literals (letters, digits and underscores only)."""
+@lru_cache(maxsize=32)
+def _sql_literals(values: tuple) -> str:
+    """Vigil's own choice values as SQL string literals (letters, digits and underscores only): constants
+    in the gate's SQL are literals, not parameters, so a prepared statement's generic plan knows them."""
     for value in values:
         if not re.fullmatch(r"\w+", value, re.ASCII):
             raise ValueError(f"not a plain choice value: {value!r}")
@@ -135,15 +139,15 @@ def _sql_literals(values) -> str:
 def _incidents_sql(*, service: Service | str, limit: int) -> tuple[str, list]:
     from incidents.models import Incident
 
-    # The open statuses are literals, not parameters: a prepared statement's generic plan can then use the
-    # partial index of open incidents (incident_open_by_service) and reads none of the service's history.
+    # The open statuses are literals: the generic plan can then use the partial index of open incidents
+    # (incident_open_by_service) and reads none of the service's history.
     service_sql, service_params = _service_ref(service)
     sql = (
         f"SELECT id, title, severity, status, declared_at FROM {Incident._meta.db_table} "
-        f"WHERE service_id = {service_sql} AND severity IN (%s, %s) "
-        f"AND status IN ({_sql_literals(OPEN_STATUSES)}) ORDER BY declared_at DESC, id DESC LIMIT %s"
+        f"WHERE service_id = {service_sql} AND severity IN ({_sql_literals(GATE_SEVERITIES)}) "
+        f"AND status IN ({_sql_literals(tuple(OPEN_STATUSES))}) ORDER BY declared_at DESC, id DESC LIMIT %s"
     )
-    return sql, [*service_params, "SEV1", "SEV2", limit]
+    return sql, [*service_params, limit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +243,11 @@ def _from_json(model, row: dict):
 def _exceptions_sql(*, service: Service | str, at: datetime) -> tuple[str, list]:
     service_sql, service_params = _service_ref(service)
     sql = (
-        f"SELECT e.* FROM {FreezeException._meta.db_table} e WHERE e.status = %s AND e.valid_from <= %s "
+        f"SELECT e.* FROM {FreezeException._meta.db_table} e "
+        f"WHERE e.status = {_sql_literals((ExceptionStatus.APPROVED,))} AND e.valid_from <= %s "
         f"AND e.valid_until > %s AND (e.service_id IS NULL OR e.service_id = {service_sql})"
     )
-    return sql, [ExceptionStatus.APPROVED.value, at, at, *service_params]
+    return sql, [at, at, *service_params]
 
 
 def gate_facts(*, service: Service | str, version: str, at: datetime, checks=(), limit: int = 10) -> GateFacts | None:

@@ -7,15 +7,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from governance.api import errors as api_errors
 from governance.media import protected_media
 
-# Each app owns its paths under /api/v1/ (incidents/, alerts/, backups/, access/, ...).
+# Each app owns a prefix under /api/v1/: a request is tried against the paths of the app whose prefix
+# it has, not against every app's in turn.
 api_v1 = [
-    path("", include("alerting.api.urls")),
-    path("", include("incidents.api.urls")),
-    path("", include("runbooks.api.urls")),
-    path("", include("backups.api.urls")),
-    path("", include("access_reviews.api.urls")),
-    path("", include("changes.api.urls")),
-    path("", include("slos.api.urls")),
+    path("alerts/", include("incidents.api.ingestion_urls")),
+    path("oncall/", include("alerting.api.urls")),
+    path("incidents/", include("incidents.api.urls")),
+    path("backups/", include("backups.api.urls")),
+    path("access/", include("access_reviews.api.urls")),
+    path("changes/", include("changes.api.urls")),
+    path("slos/", include("slos.api.urls")),
 ]
 
 # Swagger UI, split so its init script is a file (?script) rather than inline; its stylesheet draws its

@@ -5,5 +5,5 @@ from . import views
 app_name = "alerting"
 
 urlpatterns = [
-    path("oncall/calendar/<str:token>.ics", views.calendar, name="calendar"),
+    path("calendar/<str:token>.ics", views.calendar, name="calendar"),
 ]

@@ -5,7 +5,7 @@ from . import views
 app_name = "backups"
 
 urlpatterns = [
-    path("backups/targets/", views.BackupTargetListView.as_view(), name="target-list"),
-    path("backups/runs/", views.BackupRunReportView.as_view(), name="run-report"),
-    path("backups/targets/<slug:slug>/report/", views.BackupToolReportView.as_view(), name="tool-report"),
+    path("targets/", views.BackupTargetListView.as_view(), name="target-list"),
+    path("runs/", views.BackupRunReportView.as_view(), name="run-report"),
+    path("targets/<slug:slug>/report/", views.BackupToolReportView.as_view(), name="tool-report"),
 ]

@@ -177,6 +177,12 @@ DECISION_COLUMNS = {
     "actor_label": "text",
 }
 
+_INSERT_DECISION = (
+    "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
+    f"INSERT INTO {GateDecision._meta.db_table} ({', '.join(DECISION_COLUMNS)}) "
+    f"SELECT {', '.join(f'%s::{kind}' for kind in DECISION_COLUMNS.values())} FROM async RETURNING id"
+)
+
 
 def _record(decision: GateDecision) -> GateDecision:
     """Insert the decision in one round trip without waiting for the WAL flush: in autocommit the
@@ -200,13 +206,7 @@ def _record(decision: GateDecision) -> GateDecision:
         decision.actor_api_key_id,
         decision.actor_label,
     ]
-    placeholders = ", ".join(f"%s::{kind}" for kind in DECISION_COLUMNS.values())
-    sql = (
-        "WITH async AS (SELECT set_config('synchronous_commit', 'off', true)) "
-        f"INSERT INTO {GateDecision._meta.db_table} ({', '.join(DECISION_COLUMNS)}) "
-        f"SELECT {placeholders} FROM async RETURNING id"
-    )
-    ((decision.pk,),) = fetch_prepared(sql, values)
+    ((decision.pk,),) = fetch_prepared(_INSERT_DECISION, values)
     decision._state.adding = False
     return decision
 

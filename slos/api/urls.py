@@ -5,6 +5,6 @@ from . import views
 app_name = "slos"
 
 urlpatterns = [
-    path("slos/", views.SLOListView.as_view(), name="slo-list"),
-    path("slos/<slug:slug>/events/", views.SLOEventsView.as_view(), name="slo-events"),
+    path("", views.SLOListView.as_view(), name="slo-list"),
+    path("<slug:slug>/events/", views.SLOEventsView.as_view(), name="slo-events"),
 ]

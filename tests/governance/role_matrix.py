@@ -185,7 +185,7 @@ OTHER_VIEWS: dict[str, list[Request]] = {
         Request(scoped("incidents.command_incident", *INCIDENTS_WRITE), method="POST", args={"pk": "incident"})
     ],
     # Alertmanager sends a key with alerts:ingest; no person posts alerts.
-    "incidents:alertmanager-webhook": [Request(NOBODY, method="POST", data={})],
+    "ingestion:alertmanager-webhook": [Request(NOBODY, method="POST", data={})],
     "backups:target-list": [Request(needs("backups.view_backuptarget"))],
     "backups:run-report": [Request(needs("backups.add_backuprun"), method="POST", data={})],
     "backups:tool-report": [
