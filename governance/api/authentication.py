@@ -42,9 +42,19 @@ def presented_api_key(request) -> ApiKey | None:
     if len(header) != 2 or header[0].lower() != ApiKeyAuthentication.keyword.lower().encode():
         return None
     try:
-        return api_key_authenticate(raw_key=header[1].decode(), ip_address=request.META.get("REMOTE_ADDR"))
+        raw = header[1].decode()
+        api_key = api_key_authenticate(raw_key=raw, ip_address=request.META.get("REMOTE_ADDR"))
     except (UnicodeError, DatabaseError):  # the database is down: DRF's authentication answers 503
         return None
+    if api_key is not None:  # DRF's authentication, later in this request, takes it from here
+        request.vigil_verified_api_key = (raw, api_key)
+    return api_key
+
+
+def _verified_earlier(request, raw: str):
+    """The key this request's write guard already verified for this very header, else None."""
+    verified = getattr(request, "vigil_verified_api_key", None)
+    return verified[1] if verified is not None and verified[0] == raw else None
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -62,7 +72,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         except UnicodeError as exc:
             api_key_refused(request, "", reason="invalid characters in the key")
             raise exceptions.AuthenticationFailed(_("The API key contains invalid characters.")) from exc
-        api_key = api_key_authenticate(raw_key=raw, ip_address=request.META.get("REMOTE_ADDR"))
+        api_key = _verified_earlier(request._request, raw) or api_key_authenticate(
+            raw_key=raw, ip_address=request.META.get("REMOTE_ADDR")
+        )
         if api_key is None:
             api_key_refused(request, raw)  # a security event: unknown, revoked or expired
             raise exceptions.AuthenticationFailed(_("The API key is invalid, expired or revoked."))
