@@ -31,6 +31,10 @@ TERMINAL_STATUSES = (
     ChangeStatus.CANCELLED,
 )
 
+# The incidents a change answers to: an open one refuses the release gate (open_incident), and one declared
+# within a deployment's watch window makes that deployment suspect.
+SEVERE_SEVERITIES = ("SEV1", "SEV2")
+
 # status → the statuses a transition may lead to. An emergency change may also start from
 # `submitted` (it is approved after the fact); the services add that one edge.
 TRANSITIONS: dict[str, tuple[str, ...]] = {

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from .choices import SEVERE_SEVERITIES
 from .models import SuspectedCause
 from .selectors import WHAT_CHANGED_BEFORE, what_changed
 
@@ -48,7 +49,7 @@ def render_what_changed(request, incident) -> str:
             <= incident.declared_at
             <= deployment.watch_from + timedelta(minutes=deployment.watch_minutes)
         )
-        suspect = deployment.suspect_incident_id == incident.pk or (in_watch and incident.severity in ("SEV1", "SEV2"))
+        suspect = deployment.suspect_incident_id == incident.pk or (in_watch and incident.severity in SEVERE_SEVERITIES)
         rows.append(
             (
                 deployment.started_at,

@@ -14,13 +14,13 @@ from governance.models import Service
 from governance.registries import GATE_SERVICE_ID
 from incidents.choices import OPEN_STATUSES
 from incidents.models import REFERENCE_PREFIX as INCIDENT_REFERENCE_PREFIX
+from incidents.models import Incident
 
-from .choices import TERMINAL_STATUSES, ChangeKind, ExceptionStatus, FreezeRecurrence
+from .choices import SEVERE_SEVERITIES, TERMINAL_STATUSES, ChangeKind, ExceptionStatus, FreezeRecurrence
 from .freeze import active_occurrence, occurrences
 from .models import Change, Deployment, FreezeException, FreezeWindow
 
 WHAT_CHANGED_BEFORE = timedelta(hours=24)
-GATE_SEVERITIES = ("SEV1", "SEV2")  # the open incidents that refuse a release
 PANEL_LIMIT = 50
 
 
@@ -137,14 +137,12 @@ def _sql_literals(values: tuple) -> str:
 
 
 def _incidents_sql(*, service: Service | str, limit: int) -> tuple[str, list]:
-    from incidents.models import Incident
-
     # The open statuses are literals: the generic plan can then use the partial index of open incidents
     # (incident_open_by_service) and reads none of the service's history.
     service_sql, service_params = _service_ref(service)
     sql = (
         f"SELECT id, title, severity, status, declared_at FROM {Incident._meta.db_table} "
-        f"WHERE service_id = {service_sql} AND severity IN ({_sql_literals(GATE_SEVERITIES)}) "
+        f"WHERE service_id = {service_sql} AND severity IN ({_sql_literals(SEVERE_SEVERITIES)}) "
         f"AND status IN ({_sql_literals(tuple(OPEN_STATUSES))}) ORDER BY declared_at DESC, id DESC LIMIT %s"
     )
     return sql, [*service_params, limit]

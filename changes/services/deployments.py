@@ -13,12 +13,11 @@ from governance.links import admin_url
 from governance.models import Service
 
 from .. import events
-from ..choices import ChangeKind, ChangeRisk, ChangeStatus, DeploymentStatus
+from ..choices import SEVERE_SEVERITIES, ChangeKind, ChangeRisk, ChangeStatus, DeploymentStatus
 from ..models import DEFAULT_WATCH_MINUTES, REFERENCE_PREFIX, Change, Deployment, SuspectedCause
 from ..notifications import notify_change
 from .changes import change_create
 
-SUSPECT_SEVERITIES = ("SEV1", "SEV2")
 # How far back the suspect job looks at declared incidents: longer than any sane watch window.
 SUSPECT_LOOKBACK = timedelta(hours=6)
 SUSPECT_BATCH = 500
@@ -224,7 +223,7 @@ def _in_watch(deployment: Deployment, declared_at: datetime) -> bool:
 
 def flag_suspects_for_incident(incident) -> int:
     """Deployments of the incident's service whose watch window contains its declaration."""
-    if incident.severity not in SUSPECT_SEVERITIES:
+    if incident.severity not in SEVERE_SEVERITIES:
         return 0
     candidates = (
         Deployment.objects.filter(
@@ -247,7 +246,7 @@ def flag_suspects_for_deployment(deployment: Deployment) -> int:
     incident = (
         Incident.objects.filter(
             service_id=deployment.service_id,
-            severity__in=SUSPECT_SEVERITIES,
+            severity__in=SEVERE_SEVERITIES,
             declared_at__gte=deployment.watch_from,
             declared_at__lte=end,
         )
@@ -264,7 +263,7 @@ def deployments_flag_suspects(*, now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     incidents = Incident.objects.filter(
-        severity__in=SUSPECT_SEVERITIES, declared_at__gte=now - SUSPECT_LOOKBACK, declared_at__lte=now
+        severity__in=SEVERE_SEVERITIES, declared_at__gte=now - SUSPECT_LOOKBACK, declared_at__lte=now
     ).order_by("declared_at", "id")[:SUSPECT_BATCH]
     return sum(flag_suspects_for_incident(incident) for incident in incidents)
 
